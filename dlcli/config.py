@@ -107,6 +107,9 @@ SECTIONS: dict[str, type] = {
     "remote": RemoteConfig,
 }
 
+# Keys holding paths: relative values in a config file are resolved against its directory.
+PATH_KEYS = ("data.path", "output.out")
+
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.task": TASKS,
     "model.activation": ACTIVATIONS,
@@ -194,8 +197,17 @@ def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]
             raise ConfigError(f"'{section}' in {path} must be a table ([{section}]), got a {type(table).__name__}.")
         for key, value in table.items():
             _check_key(section, key, where=str(path))
+            if f"{section}.{key}" in PATH_KEYS:
+                value = _relative_to(path.parent, value)
             values.setdefault(section, {})[key] = value
     return values, str(path)
+
+
+def _relative_to(base: Path, value: Any) -> Any:
+    """Paths in a config file are relative to the file, not to the working directory."""
+    if not isinstance(value, str) or not value or "://" in value or Path(value).is_absolute():
+        return value
+    return str(base / value) if str(base) not in ("", ".") else value
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

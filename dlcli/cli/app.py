@@ -1,0 +1,82 @@
+"""The ``dlcli`` command: a Typer app whose commands live one per module.
+
+Command modules import the heavy libraries (NumPy, h5py, boto3) inside their functions, so
+``dlcli --help`` and shell completion stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from dlcli import __version__
+from dlcli.cli.boundary import DlcliGroup
+from dlcli.cli.eval import eval_command
+from dlcli.cli.init import init
+from dlcli.cli.inspect import inspect_command
+from dlcli.cli.predict import predict
+from dlcli.cli.pull import pull
+from dlcli.cli.push import push
+from dlcli.cli.train import train
+
+HELP = """Deep learning from the shell: train, evaluate and serve dense neural networks.
+
+Models are single HDF5 files (also Keras legacy .h5 models); datasets, models and
+checkpoints sync to S3-compatible storage or a local directory.
+
+Exit codes: 0 success, 1 runtime failure, 2 invalid usage or input, 130 interrupted.
+
+Example: dlcli init --data samples/iris/iris.csv --target species && dlcli train
+"""
+
+app = typer.Typer(
+    name="dlcli",
+    cls=DlcliGroup,
+    help=HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dlcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors (or set DLCLI_DEBUG=1).")] = False,
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = None,
+) -> None:
+    """Global options, given before the command."""
+
+
+app.command("init")(init)
+app.command("train")(train)
+app.command("eval")(eval_command)
+app.command("predict")(predict)
+app.command("inspect")(inspect_command)
+app.command("push")(push)
+app.command("pull")(pull)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run dlcli with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    try:
+        app(args=argv, prog_name="dlcli", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

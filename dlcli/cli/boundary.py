@@ -1,0 +1,80 @@
+"""The one error boundary: typed errors become ``Error: …`` / ``Hint: …`` and an exit code.
+
+Tracebacks are shown only with ``--debug`` or ``DLCLI_DEBUG=1``. Exit codes: 0 success,
+1 runtime failure, 2 invalid usage or input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from dlcli.errors import DlcliError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def debug_enabled(ctx: Any = None) -> bool:
+    if os.environ.get("DLCLI_DEBUG", "").lower() in ("1", "true", "yes", "on"):
+        return True
+    while ctx is not None:
+        if ctx.params.get("debug"):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def report_error(message: str, hint: str | None = None) -> None:
+    """Print one ``Error:`` line (and an optional ``Hint:`` line) on stderr."""
+    sys.stderr.write(f"Error: {message}\n")
+    if hint:
+        sys.stderr.write(f"Hint: {hint}\n")
+    sys.stderr.flush()
+
+
+class DlcliGroup(TyperGroup):
+    """The Typer group with dlcli's error boundary around every command."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DlcliError as exc:
+            if debug_enabled(ctx):
+                raise
+            report_error(exc.message, exc.hint)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            if debug_enabled(ctx):
+                raise
+            report_error("Interrupted.")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except OSError as exc:
+            if debug_enabled(ctx):
+                raise
+            report_error(_describe_os_error(exc), "Check the path and its permissions.")
+            raise typer.Exit(EXIT_FAILURE) from None
+        except Exception as exc:  # a bug: say so briefly, and how to see more
+            if debug_enabled(ctx) or _is_click_signal(exc):
+                raise
+            report_error(f"Unexpected internal error: {type(exc).__name__}: {exc}",
+                         "Run again with --debug for the traceback, and report it as a bug.")
+            raise typer.Exit(EXIT_FAILURE) from None
+
+
+def _is_click_signal(exc: Exception) -> bool:
+    # Click's own exceptions (usage errors, Exit, Abort) must reach Click unchanged.
+    module = type(exc).__module__
+    return module.startswith("typer") or module.startswith("click")
+
+
+def _describe_os_error(exc: OSError) -> str:
+    what = exc.strerror or str(exc)
+    if exc.filename:
+        return f"{what}: '{exc.filename}'."
+    return f"{what}."

@@ -1,0 +1,42 @@
+"""Option aliases shared by several commands, so one setting has one spelling everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log lines on stderr.")]
+ConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="Config file (default: ./dlcli.toml when it exists).", show_default=False),
+]
+SetOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="Set any config key: --set train.epochs=50 (repeatable).", show_default=False),
+]
+EndpointOpt = Annotated[
+    Optional[str],
+    typer.Option("--endpoint-url", help="S3 endpoint URL (else [remote].endpoint_url, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).",
+                 show_default=False),
+]
+ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="AWS profile for s3:// URLs.", show_default=False)]
+
+
+def overrides(**pairs: object) -> dict[str, object]:
+    """Dotted config overrides for the flags that were given (``None`` means not given)."""
+    return {key.replace("__", "."): value for key, value in pairs.items() if value is not None}
+
+
+def remote_options(*locations: str | None, endpoint_url: str | None = None, profile: str | None = None) -> object:
+    """Options for s3:// locations, from flags over ``[remote]`` in dlcli.toml.
+
+    ``None`` when no location is remote, so local work never imports boto3.
+    """
+    if not any(str(loc).startswith("s3://") for loc in locations if loc):
+        return None
+    from dlcli.remote import options_from_settings
+
+    return options_from_settings(endpoint_url=endpoint_url, profile=profile)

@@ -1,0 +1,43 @@
+"""``dlcli eval``: metrics of a model on labelled data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dlcli.cli import render
+from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, remote_options
+
+
+def eval_command(
+    model: Annotated[str, typer.Argument(help="Model file (.h5), local or s3://.")],
+    data: Annotated[str, typer.Argument(help="Labelled data: CSV with the target column, NPZ or HDF5 with X and y.")],
+    json_: JsonOpt = False,
+    endpoint_url: EndpointOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Evaluate a model on labelled data.
+
+    Classification: accuracy, macro precision/recall/F1, log-loss and the confusion matrix.
+    Regression: MSE, RMSE, MAE and R², in the target's original units.
+
+    Example: dlcli eval runs/iris/model.h5 samples/iris/iris.csv --json
+    """
+    from dlcli.inference import evaluate, load_predictor
+
+    options = remote_options(model, data, endpoint_url=endpoint_url, profile=profile)
+    predictor = load_predictor(model, remote_options=options)
+    result = evaluate(predictor, data, remote_options=options)
+    if json_:
+        render.emit_json(result.to_json())
+        return
+    render.print_metrics(f"{model} on {data} ({result.n_samples} samples)", result.metrics)
+    if result.confusion_matrix is not None:
+        console = render.out()
+        if console.is_terminal:
+            console.print(render.confusion_table(result.confusion_matrix, result.labels))
+        else:
+            console.print("confusion_matrix\t" + " ".join(map(str, result.labels)))
+            for label, row in zip(result.labels, result.confusion_matrix):
+                console.print(f"{label}\t" + " ".join(map(str, row)))

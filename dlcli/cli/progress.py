@@ -1,0 +1,76 @@
+"""Training progress: a Rich bar on a terminal, one plain line per epoch elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlcli.cli import render
+
+SHOWN_METRICS = ("accuracy", "f1_macro", "r2", "rmse")
+
+
+def epoch_line(record: Any, total: int) -> str:
+    """``epoch 3/100  loss 0.4123  val_loss 0.3990  val_accuracy 0.9333  lr 1.0e-03  0.1s  12345 samples/s``"""
+    parts = [f"epoch {record.epoch}/{total}", f"loss {render.fmt(record.loss)}"]
+    parts += [f"{k} {render.fmt(v)}" for k, v in record.metrics.items() if k in SHOWN_METRICS]
+    if record.val_loss is not None:
+        parts.append(f"val_loss {render.fmt(record.val_loss)}")
+    parts += [f"val_{k} {render.fmt(v)}" for k, v in record.val_metrics.items() if k in SHOWN_METRICS]
+    parts.append(f"lr {record.lr:.1e}")
+    parts.append(f"{record.seconds:.2f}s")
+    parts.append(f"{record.samples_per_second:,.0f} samples/s")
+    if record.improved:
+        parts.append("*")
+    return "  ".join(parts)
+
+
+class EpochProgress:
+    """Context manager that shows each epoch record as it arrives."""
+
+    def __init__(self, total: int, start: int = 0, quiet: bool = False) -> None:
+        self.total = total
+        self.start = start
+        self.quiet = quiet
+        self.live = not quiet and render.stderr_is_terminal()
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> "EpochProgress":
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
+                                      TextColumn("{task.fields[status]}"), console=render.err(), transient=False)
+            self._progress.__enter__()
+            self._task = self._progress.add_task("train", total=self.total, completed=self.start, status="")
+        return self
+
+    def update(self, record: Any) -> None:
+        if self.quiet:
+            return
+        if self.live:
+            status = epoch_line(record, self.total).split("  ", 1)[1]
+            self._progress.update(self._task, completed=record.epoch, status=status)
+        else:
+            render.log(epoch_line(record, self.total))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+
+def print_summary(result: Any, quiet: bool) -> None:
+    """After training: where things went, the final metrics, and the loss curves."""
+    console = render.out()
+    console.print(f"model: {result.model}")
+    console.print(f"run directory: {result.run_dir}")
+    console.print(f"epochs: {result.epochs_run} (best {result.best_epoch}), {result.seconds:.1f}s, "
+                  f"{result.samples_per_second:,.0f} samples/s")
+    for line in result.pushed:
+        console.print(f"pushed: {line}")
+    render.print_metrics("validation metrics of the saved model", result.metrics)
+    if not quiet and render.stderr_is_terminal() and len(result.history) > 1:
+        series = {"loss": [h["loss"] for h in result.history]}
+        if any(h.get("val_loss") is not None for h in result.history):
+            series["val_loss"] = [h.get("val_loss") for h in result.history]
+        render.err().print(render.line_chart(series))

@@ -1,0 +1,85 @@
+"""``dlcli train``: parse flags into config overrides, run the library's training, render."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dlcli.cli import render
+from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, QuietOpt, SetOpt, overrides
+from dlcli.cli.progress import EpochProgress, print_summary
+from dlcli.errors import Interrupted
+
+
+def train(
+    config: Annotated[Optional[Path], typer.Argument(help="dlcli.toml to train from (default: ./dlcli.toml if present).",
+                                                     show_default=False)] = None,
+    data: Annotated[Optional[str], typer.Option(help="Training data: CSV, NPZ, HDF5, or an s3:// URL.", show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Option(help="Target column (CSV).", show_default=False)] = None,
+    hidden: Annotated[Optional[str], typer.Option(help="Hidden layer widths, e.g. 64,32.", show_default=False)] = None,
+    activation: Annotated[Optional[str], typer.Option(help="Hidden activation: relu, gelu, tanh, …", show_default=False)] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout rate after each hidden layer.", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum number of epochs.", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Mini-batch size.", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate.", show_default=False)] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="sgd, momentum, nesterov, adam, adamw or rmsprop.",
+                                                     show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (split, initialisation, shuffling).", show_default=False)] = None,
+    val_split: Annotated[Optional[float], typer.Option(help="Fraction held out for validation.", show_default=False)] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs (0: off).", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/<name>, never overwritten).",
+                                                show_default=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue exactly from this checkpoint.", show_default=False)] = None,
+    init_from: Annotated[Optional[Path], typer.Option(help="Start from this model's weights, then train afresh.",
+                                                      show_default=False)] = None,
+    push_to: Annotated[Optional[str], typer.Option(help="Upload checkpoints and the run to this remote as they are written.",
+                                                   show_default=False)] = None,
+    endpoint_url: EndpointOpt = None,
+    profile: ProfileOpt = None,
+    set_: SetOpt = None,
+    print_config: Annotated[bool, typer.Option("--print-config", help="Print the resolved config and exit.")] = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a model and write a run directory.
+
+    The configuration is resolved as defaults < dlcli.toml < DLCLI_* environment < flags. The
+    run directory holds model.h5 (the best model), checkpoints/, history.jsonl and the
+    resolved config.toml. Ctrl-C saves a checkpoint and prints the command that resumes it.
+
+    Example: dlcli train --data samples/iris/iris.csv --target species --epochs 100
+    """
+    from dlcli.config import load_config, parse_set_options, to_toml
+    from dlcli.train.run import prepare_training
+
+    flags = overrides(data__path=data, data__target=target, model__hidden=hidden, model__activation=activation,
+                      model__dropout=dropout, train__epochs=epochs, train__batch_size=batch_size, train__lr=lr,
+                      train__optimizer=optimizer, train__seed=seed, data__val_split=val_split, train__patience=patience,
+                      output__out=str(out) if out else None, remote__push_to=push_to,
+                      remote__endpoint_url=endpoint_url, remote__profile=profile)
+    flags.update(parse_set_options(set_ or []))
+    cfg = load_config(config, flags)
+    if print_config:
+        typer.echo(to_toml(cfg), nl=False)
+        return
+    run = prepare_training(cfg, resume=resume, init_from=init_from)
+    render.log(f"Training {run.describe()} → {run.run_dir}", quiet)
+    progress = EpochProgress(run.total_epochs, run.start_epoch, quiet=quiet or json_ and not render.stderr_is_terminal())
+    try:
+        with progress:
+            for record in run.records():
+                progress.update(record)
+    except KeyboardInterrupt:
+        checkpoint = run.save_interrupt_checkpoint()
+        raise Interrupted(
+            f"Training interrupted; checkpoint saved to {checkpoint}.",
+            hint=f"Resume with: dlcli train --resume {shlex.quote(str(checkpoint))}",
+        ) from None
+    result = run.finish()
+    if json_:
+        render.emit_json(result.to_json())
+    else:
+        print_summary(result, quiet)

@@ -1,0 +1,90 @@
+"""Training data preparation: read, split, fit the schema on the training rows, encode.
+
+The split comes first so that everything fitted (feature fills, categories, target scaling,
+the normalisation layer) sees the training rows only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dlcli.data.csvtable import Table, read_csv
+from dlcli.data.schema import Schema, _label_key, fit_array_schema, fit_schema
+from dlcli.data.sources import _read_arrays, _require_file, data_format, file_sha256
+from dlcli.errors import DataError
+
+
+@dataclass
+class TrainingData:
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    schema: Schema
+    source: str
+    sha256: str
+
+
+def prepare_training_data(path: str | Path, target: str, *, task: str, val_split: float, rng: np.random.Generator,
+                          features: list[str] | None = None, ignore: list[str] | None = None, delimiter: str = ",",
+                          dtype: str = "float32") -> TrainingData:
+    """Read ``path``, split off ``val_split`` of the rows (stratified for classes), fit, encode."""
+    _require_file(path)
+    source = str(path)
+    if data_format(path) == "csv":
+        if not target:
+            raise DataError("No target column given.", hint="Pass --target COLUMN or set [data] target in dlcli.toml.")
+        table = read_csv(path, delimiter)
+        probe = fit_schema(table, target, task, features, ignore)  # task and classes from all rows
+        train_idx, val_idx = _split(table.n_rows, table.columns[target], probe, val_split, rng)
+        schema = fit_schema(_take(table, train_idx), target, probe.task, features, ignore)
+        schema.classes = probe.classes  # a class absent from the training rows still gets an output
+        encode = lambda idx: (schema.encode_table(_take(table, idx), dtype),  # noqa: E731
+                              schema.encode_target(table.columns[target][idx], source))
+    else:
+        X_raw, y_raw = _read_arrays(path, data_format(path), need_y=True)
+        assert y_raw is not None
+        y_flat = np.asarray(y_raw).reshape(len(y_raw), -1)[:, 0]
+        probe = fit_array_schema(X_raw, y_flat, source, task)
+        train_idx, val_idx = _split(len(X_raw), y_flat, probe, val_split, rng)
+        schema = fit_array_schema(X_raw[train_idx], y_flat[train_idx], source, probe.task)
+        schema.classes = probe.classes
+        encode = lambda idx: (schema.encode_array(X_raw[idx], source, dtype),  # noqa: E731
+                              schema.encode_target(y_flat[idx], source))
+    X_train, y_train = encode(train_idx)
+    X_val, y_val = encode(val_idx) if len(val_idx) else (None, None)
+    return TrainingData(X_train, y_train, X_val, y_val, schema, source, file_sha256(path))
+
+
+def _split(n: int, raw_target: np.ndarray, schema: Schema, fraction: float,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    if fraction <= 0:
+        return np.arange(n), np.arange(0)
+    n_val = int(round(n * fraction))
+    if n_val < 1 or n - n_val < 1:
+        raise DataError(f"Cannot hold out {fraction:g} of {n} rows for validation.",
+                        hint="Use more data, or --val-split 0 to train without a validation set.")
+    if not schema.is_classification:
+        order = rng.permutation(n)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    return _stratified(np.array([_label_key(v) for v in raw_target]), fraction, rng)
+
+
+def _stratified(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each class contributes ``fraction`` of its rows (rounded) to validation, at least one if it has two."""
+    val_parts = []
+    for label in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == label))
+        k = int(round(len(rows) * fraction))
+        k = min(max(k, 1 if len(rows) > 1 else 0), len(rows) - 1)
+        val_parts.append(rows[:k])
+    val = np.sort(np.concatenate(val_parts))
+    train = np.setdiff1d(np.arange(len(labels)), val)
+    return train, val
+
+
+def _take(table: Table, idx: np.ndarray) -> Table:
+    return Table(table.source, table.header, {k: v[idx] for k, v in table.columns.items()}, table.first_line)

@@ -1,0 +1,115 @@
+"""Using a trained model: evaluation on labelled data and streamed prediction.
+
+Raw data goes in (the schema saved in the model encodes it), labels or values in original
+units come out. Model and data may be local paths or remote URLs (fetched through the cache).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from dlcli.data.schema import Schema
+from dlcli.data.sources import iter_inputs, load_labelled
+
+DEFAULT_CHUNK_ROWS = 8192
+
+
+@dataclass
+class Predictor:
+    """A loaded model with its schema."""
+
+    model: Any
+    schema: Schema
+    metadata: dict[str, Any]
+    path: str
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        return self.model.predict(X)
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, float]
+    n_samples: int
+    confusion_matrix: list[list[int]] | None = None
+    labels: list[Any] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"metrics": self.metrics, "n_samples": self.n_samples}
+        if self.confusion_matrix is not None:
+            payload["confusion_matrix"] = self.confusion_matrix
+            payload["labels"] = self.labels
+        return payload
+
+
+def localize(location: str | Path, *, remote_options: Any = None) -> Path:
+    """A local path for ``location``: itself, or the cached copy of an ``s3://`` object."""
+    text = str(location)
+    if text.startswith("s3://"):
+        from dlcli.remote import fetch
+
+        return Path(fetch(text, remote_options))
+    return Path(text)
+
+
+def load_predictor(path: str | Path, *, remote_options: Any = None) -> Predictor:
+    from dlcli.model_io import load_model
+
+    local = localize(path, remote_options=remote_options)
+    loaded = load_model(local)
+    schema = Schema.from_dict(loaded.schema) if loaded.schema else _bare_schema(loaded.model)
+    return Predictor(loaded.model, schema, dict(loaded.metadata or {}), str(path))
+
+
+def _bare_schema(model: Any) -> Schema:
+    """A schema for a model without one (a Keras-written file): numeric inputs, raw outputs."""
+    from dlcli.data.schema import Feature
+
+    features = [Feature(f"x{i}", "numeric") for i in range(model.input_dim)]
+    return Schema(task="regression", features=features, target="y")
+
+
+def evaluate(predictor: Predictor, data: str | Path, *, remote_options: Any = None) -> EvalResult:
+    """Metrics of ``predictor`` on labelled ``data``."""
+    from dlcli.train.metrics import classification_metrics, regression_metrics
+
+    local = localize(data, remote_options=remote_options)
+    dataset = load_labelled(local, predictor.schema, dtype=str(predictor.model.dtype))
+    assert dataset.y is not None  # load_labelled always returns targets
+    output = predictor.outputs(dataset.X)
+    schema = predictor.schema
+    if schema.is_classification:
+        n_classes = len(schema.classes)
+        proba = output.reshape(-1) if schema.task == "binary" else output
+        metrics = classification_metrics(dataset.y, proba, n_classes)
+        matrix = metrics.pop("confusion_matrix")
+        return EvalResult(_floats(metrics), len(dataset.y), matrix, list(schema.classes))
+    metrics = regression_metrics(schema.unscale(dataset.y).reshape(-1), schema.unscale(output).reshape(-1))
+    return EvalResult(_floats(metrics), len(dataset.y))
+
+
+def _floats(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def iter_predictions(predictor: Predictor, data: str | Path, *, proba: bool = False,
+                     chunk_rows: int = DEFAULT_CHUNK_ROWS, remote_options: Any = None) -> Iterator[np.ndarray]:
+    """Yield predictions chunk by chunk: labels / values ``(n,)``, or probabilities ``(n, n_classes)``."""
+    source: str | Path = data if str(data) == "-" else localize(data, remote_options=remote_options)
+    schema = predictor.schema
+    for X in iter_inputs(source, schema, chunk_rows=chunk_rows, dtype=str(predictor.model.dtype)):
+        output = predictor.outputs(X)
+        if proba:
+            yield schema.probabilities(output)
+        else:
+            yield schema.decode_output(output)
+
+
+def output_columns(schema: Schema, proba: bool) -> list[str]:
+    if proba:
+        return [str(c) for c in schema.classes]
+    return [schema.target or "prediction"]

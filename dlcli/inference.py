@@ -74,22 +74,26 @@ def _bare_schema(model: Any) -> Schema:
 
 
 def evaluate(predictor: Predictor, data: str | Path, *, remote_options: Any = None) -> EvalResult:
-    """Metrics of ``predictor`` on labelled ``data``."""
-    from dlcli.train.metrics import classification_metrics, regression_metrics
-
+    """Metrics of ``predictor`` on labelled ``data`` (a file or ``s3://`` URL)."""
     local = localize(data, remote_options=remote_options)
     dataset = load_labelled(local, predictor.schema, dtype=str(predictor.model.dtype))
     assert dataset.y is not None  # load_labelled always returns targets
-    output = predictor.outputs(dataset.X)
+    return evaluate_arrays(predictor, dataset.X, dataset.y)
+
+
+def evaluate_arrays(predictor: Predictor, X: np.ndarray, y: np.ndarray) -> EvalResult:
+    """Metrics on encoded inputs ``X`` and encoded targets ``y`` (class indices or scaled values)."""
+    from dlcli.train.metrics import classification_metrics, regression_metrics
+
+    output = predictor.outputs(X)
     schema = predictor.schema
     if schema.is_classification:
-        n_classes = len(schema.classes)
         proba = output.reshape(-1) if schema.task == "binary" else output
-        metrics = classification_metrics(dataset.y, proba, n_classes)
+        metrics = classification_metrics(y, proba, len(schema.classes))
         matrix = metrics.pop("confusion_matrix")
-        return EvalResult(_floats(metrics), len(dataset.y), matrix, list(schema.classes))
-    metrics = regression_metrics(schema.unscale(dataset.y).reshape(-1), schema.unscale(output).reshape(-1))
-    return EvalResult(_floats(metrics), len(dataset.y))
+        return EvalResult(_floats(metrics), len(y), matrix, list(schema.classes))
+    metrics = regression_metrics(schema.unscale(y).reshape(-1), schema.unscale(output).reshape(-1))
+    return EvalResult(_floats(metrics), len(y))
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:

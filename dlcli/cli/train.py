@@ -32,6 +32,7 @@ def train(
     patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs (0: off).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/<name>, never overwritten).",
                                                 show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the run in --out if it holds one.")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="Continue exactly from this checkpoint.", show_default=False)] = None,
     init_from: Annotated[Optional[Path], typer.Option(help="Start from this model's weights, then train afresh.",
                                                       show_default=False)] = None,
@@ -65,7 +66,7 @@ def train(
     if print_config:
         typer.echo(to_toml(cfg), nl=False)
         return
-    run = prepare_training(cfg, resume=resume, init_from=init_from)
+    run = prepare_training(cfg, resume=resume, init_from=init_from, force=force)
     render.log(f"Training {run.describe()} → {run.run_dir}", quiet)
     progress = EpochProgress(run.total_epochs, run.start_epoch, quiet=quiet or json_ and not render.stderr_is_terminal())
     try:

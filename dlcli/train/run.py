@@ -42,7 +42,8 @@ class TrainResult:
                 "samples_per_second": self.samples_per_second, "seconds": self.seconds, "pushed": self.pushed}
 
 
-def prepare_training(cfg: Config, *, resume: Path | None = None, init_from: Path | None = None) -> "TrainingRun":
+def prepare_training(cfg: Config, *, resume: Path | None = None, init_from: Path | None = None,
+                     force: bool = False) -> "TrainingRun":
     """Everything a run needs, ready to iterate. ``resume`` continues a checkpoint exactly."""
     checkpoint = None
     if resume is not None:
@@ -57,13 +58,13 @@ def prepare_training(cfg: Config, *, resume: Path | None = None, init_from: Path
     if init_from is not None:
         _warm_start(model, init_from)
     trainer = build_trainer(cfg, model, build_optimizer(cfg), build_schedule(cfg, len(data.X_train)),
-                            np.random.default_rng(seeds[2]), data.schema)
+                            np.random.default_rng(seeds[2]), data.schema, has_validation=data.X_val is not None)
     if checkpoint is not None:
         model.set_weights(_weights_by_layer(checkpoint.model))
         trainer.load_state_dict(checkpoint.training_state)
         run_dir = RunDirectory.existing(Path(resume).resolve().parent.parent)
     else:
-        run_dir = RunDirectory.create(cfg)
+        run_dir = RunDirectory.create(cfg, force)
         run_dir.write_config(to_toml(cfg))
     return TrainingRun(cfg, data, model, trainer, run_dir)
 
@@ -116,7 +117,8 @@ class TrainingRun:
 
         metrics: dict[str, float] = {}
         if self.data.X_val is not None:
-            metrics = evaluate_arrays(Predictor(self.model, self.data.schema, {}, ""), self.data.X_val, self.data.y_val)
+            predictor = Predictor(self.model, self.data.schema, {}, "")
+            metrics = evaluate_arrays(predictor, self.data.X_val, self.data.y_val).metrics
         best = _best_epoch(self.history, self.trainer)
         self._save_model(self.dir.model_path, metrics=metrics, best_epoch=best)
         self.dir.write_metrics(metrics)

@@ -21,12 +21,15 @@ class RunDirectory:
     path: Path
 
     @classmethod
-    def create(cls, cfg: Config) -> "RunDirectory":
+    def create(cls, cfg: Config, force: bool = False) -> "RunDirectory":
         if cfg.output.out:
             path = Path(cfg.output.out)
-            if (path / "model.h5").exists() or (path / "history.jsonl").exists():
-                raise ConfigError(f"Run directory '{path}' already holds a run.",
-                                  hint="Choose another --out, or leave --out unset for a fresh runs/<name>-N.")
+            if any((path / name).exists() for name in RUN_FILES):
+                if not force:
+                    raise ConfigError(f"Run directory '{path}' already holds a run.",
+                                      hint="Choose another --out, add --force to replace it, or leave --out unset "
+                                           "for a fresh runs/<name>-N.")
+                _clear_run(path)
         else:
             path = _next_free(_runs_root(cfg) / _run_name(cfg))
         (path / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -54,6 +57,20 @@ class RunDirectory:
     def append_history(self, record: dict[str, Any]) -> None:
         with open(self.path / "history.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+
+
+RUN_FILES = ("model.h5", "history.jsonl", "config.toml", "metrics.json", "checkpoints")
+
+
+def _clear_run(path: Path) -> None:
+    """Remove the files of an earlier run (only dlcli's own, nothing else in the directory)."""
+    for name in RUN_FILES:
+        target = path / name
+        if target.is_dir():
+            for child in target.glob("*.h5"):
+                child.unlink()
+        elif target.exists():
+            target.unlink()
 
 
 def _runs_root(cfg: Config) -> Path:

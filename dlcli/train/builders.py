@@ -1,0 +1,111 @@
+"""From a resolved config and a fitted schema to model, optimizer, schedule and trainer."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+
+from dlcli.config import Config
+from dlcli.data.schema import Schema
+
+OUTPUT_ACTIVATION = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}
+TASK_LOSS = {"binary": "binary_crossentropy", "multiclass": "categorical_crossentropy", "regression": "mse"}
+# Monitors that improve upwards; everything else (losses, errors) improves downwards.
+MAXIMIZED = ("val_accuracy", "val_f1_macro", "val_r2")
+
+
+def output_loss(cfg: Config, schema: Schema) -> str:
+    return TASK_LOSS[schema.task] if cfg.model.loss == "auto" else cfg.model.loss
+
+
+def build_model(cfg: Config, schema: Schema, X_train: np.ndarray, rng: np.random.Generator) -> Any:
+    """Normalization (adapted on the training rows) → hidden blocks → output layer."""
+    from dlcli.nn.layers import Dense, Dropout
+    from dlcli.nn.model import Sequential
+    from dlcli.nn.normalization import BatchNormalization, Normalization
+
+    normalization = Normalization()
+    layers: list[Any] = [normalization]
+    for width in cfg.model.hidden:
+        if cfg.model.batch_norm:
+            layers += [Dense(width), BatchNormalization(), _activation(cfg.model.activation)]
+        else:
+            layers.append(Dense(width, activation=cfg.model.activation))
+        if cfg.model.dropout > 0:
+            layers.append(Dropout(cfg.model.dropout))
+    layers.append(Dense(schema.n_outputs, activation=OUTPUT_ACTIVATION[schema.task]))
+    model = Sequential(layers, input_dim=schema.n_inputs, loss=output_loss(cfg, schema), dtype=cfg.model.dtype)
+    model.build(rng)
+    normalization.adapt(X_train)
+    return model
+
+
+def _activation(name: str) -> Any:
+    from dlcli.nn.layers import Activation
+
+    return Activation(name)
+
+
+def build_optimizer(cfg: Config) -> Any:
+    from dlcli.nn.optimizers import get_optimizer
+
+    return get_optimizer(cfg.train.optimizer, weight_decay=cfg.train.weight_decay)
+
+
+def build_schedule(cfg: Config, n_train: int) -> Any:
+    from dlcli.nn.schedules import get_schedule
+
+    t = cfg.train
+    steps_per_epoch = max(1, -(-n_train // t.batch_size))
+    kwargs: dict[str, Any] = {"learning_rate": t.lr}
+    if t.schedule == "cosine":
+        kwargs.update(total_steps=t.epochs * steps_per_epoch, warmup_steps=t.warmup_epochs * steps_per_epoch)
+    elif t.schedule == "reduce_on_plateau":
+        kwargs.update(patience=max(1, t.patience // 2) if t.patience else 5)
+    return get_schedule(t.schedule, **kwargs)
+
+
+def monitor_for(cfg: Config, has_validation: bool) -> tuple[str, str]:
+    monitor = cfg.train.monitor
+    if not has_validation and monitor.startswith("val_"):
+        monitor = "loss"  # no validation rows: fall back to the training loss
+    return monitor, "max" if monitor in MAXIMIZED else "min"
+
+
+def build_trainer(cfg: Config, model: Any, optimizer: Any, schedule: Any, rng: np.random.Generator,
+                  schema: Schema, has_validation: bool = True) -> Any:
+    from dlcli.train.loop import EarlyStopping, Trainer
+
+    monitor, mode = monitor_for(cfg, has_validation)
+    t = cfg.train
+    # Patience 0 turns stopping off, but the best epoch is still tracked for restore-best.
+    early = EarlyStopping(monitor=monitor, mode=mode, patience=t.patience or t.epochs + 1, min_delta=t.min_delta,
+                          restore_best_weights=t.restore_best)
+    return Trainer(model, optimizer, schedule, epochs=t.epochs, batch_size=t.batch_size, rng=rng,
+                   task=schema.task, early_stopping=early, clip_norm=t.clip_norm or None)
+
+
+@contextmanager
+def folded_target_scaling(model: Any, schema: Schema) -> Iterator[Schema]:
+    """Temporarily fold regression target scaling into the output layer.
+
+    The network trains on standardised targets; a saved model should predict original units
+    by itself (for Keras too), so ``W·std`` and ``b·std + mean`` go into the last Dense while
+    the file is written, and the schema says the outputs need no unscaling.
+    """
+    if not schema.target_scaled:
+        yield schema
+        return
+    last = model.layers[-1]
+    kernel, bias = last.params["kernel"], last.params["bias"]
+    saved = kernel.copy(), bias.copy()
+    kernel *= schema.target_std
+    bias *= schema.target_std
+    bias += schema.target_mean
+    try:
+        yield Schema(**{**schema.__dict__, "target_scaled": False})
+    finally:
+        np.copyto(kernel, saved[0])
+        np.copyto(bias, saved[1])

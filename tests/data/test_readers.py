@@ -1,0 +1,183 @@
+"""CSV/NPZ/HDF5 reading, schema fitting and encoding, with the exact error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlcli.data.csvtable import read_csv
+from dlcli.data.prepare import prepare_training_data
+from dlcli.data.schema import Schema, fit_schema
+from dlcli.data.sources import iter_inputs, load_labelled, load_training_data
+from dlcli.errors import DataError
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def csv_file(tmp_path: Path, text: str, name: str = "d.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_iris_is_multiclass_with_named_classes() -> None:
+    data = load_training_data(SAMPLES / "iris" / "iris.csv", "species")
+    assert data.schema.task == "multiclass"
+    assert data.schema.classes == ["setosa", "versicolor", "virginica"]
+    assert data.X.shape == (150, 4) and data.X.dtype == np.float32
+    assert np.bincount(data.y).tolist() == [50, 50, 50]
+
+
+def test_churn_one_hot_encodes_string_columns() -> None:
+    data = load_training_data(SAMPLES / "churn" / "churn.csv", "churned")
+    kinds = {f.name: f.kind for f in data.schema.features}
+    assert kinds == {"tenure_months": "numeric", "monthly_fee": "numeric", "support_tickets": "numeric",
+                     "plan": "categorical", "region": "categorical"}
+    assert data.schema.task == "binary" and data.schema.classes == ["no", "yes"]
+    assert data.schema.n_inputs == 3 + 3 + 4
+    onehot = data.X[:, 3:6]
+    assert set(np.unique(onehot)) == {0.0, 1.0} and np.all(onehot.sum(axis=1) == 1)
+
+
+def test_housing_is_regression_with_scaled_target() -> None:
+    data = load_training_data(SAMPLES / "housing" / "housing.csv", "price_k")
+    schema = data.schema
+    assert schema.task == "regression" and schema.target_scaled
+    assert abs(float(data.y.mean())) < 1e-9 and abs(float(data.y.std()) - 1) < 1e-9
+    assert np.allclose(schema.unscale(data.y), read_csv_column(SAMPLES / "housing" / "housing.csv", "price_k"))
+
+
+def read_csv_column(path: Path, name: str) -> np.ndarray:
+    return read_csv(path).columns[name].astype(float).reshape(-1, 1)
+
+
+def test_ragged_row_names_line_and_counts(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "a,b,y\n1,2,0\n3,4\n")
+    with pytest.raises(DataError) as info:
+        load_training_data(path, "y")
+    assert info.value.message == f"{path}, line 3: expected 3 fields as in the header, found 2."
+    assert "delimiter" in (info.value.hint or "")
+
+
+def test_missing_target_column_suggests_nearest(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as info:
+        load_training_data(SAMPLES / "iris" / "iris.csv", "specis")
+    assert info.value.message == f"Column 'specis' given as the target is not in {SAMPLES / 'iris' / 'iris.csv'}."
+    assert info.value.hint == "Did you mean 'species'?"
+
+
+def test_empty_and_header_only_files(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="is empty: expected a header line and rows"):
+        load_training_data(csv_file(tmp_path, ""), "y")
+    with pytest.raises(DataError, match="has a header but no rows"):
+        load_training_data(csv_file(tmp_path, "a,y\n", "h.csv"), "y")
+
+
+def test_binary_file_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    with pytest.raises(DataError, match="is not UTF-8 text"):
+        load_training_data(path, "y")
+
+
+def test_missing_numeric_cells_take_the_training_mean(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "a,b,y\n1,,0\n3,4,1\n5,6,0\n7,NA,1\n")
+    data = load_training_data(path, "y")
+    assert data.X[0, 1] == pytest.approx(5.0) and data.X[3, 1] == pytest.approx(5.0)
+
+
+def test_missing_target_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="target 'y' is missing in data row 2"):
+        load_training_data(csv_file(tmp_path, "a,y\n1,0\n2,\n3,1\n"), "y")
+
+
+def test_non_numeric_cell_at_predict_time_names_line(tmp_path: Path) -> None:
+    schema = load_training_data(SAMPLES / "iris" / "iris.csv", "species").schema
+    path = csv_file(tmp_path, "sepal_length,sepal_width,petal_length,petal_width\n5,3,1,0.2\n5,abc,1,0.2\n")
+    with pytest.raises(DataError) as info:
+        list(iter_inputs(path, schema))
+    assert info.value.message == f"{path}, line 3: column 'sepal_width' must be numeric, found 'abc'."
+
+
+def test_prediction_data_missing_a_feature_column(tmp_path: Path) -> None:
+    schema = load_training_data(SAMPLES / "iris" / "iris.csv", "species").schema
+    path = csv_file(tmp_path, "sepal_length,sepal_width,petal_length\n5,3,1\n")
+    with pytest.raises(DataError, match="Column 'petal_width' required by the model is not in"):
+        list(iter_inputs(path, schema))
+
+
+def test_unknown_category_encodes_as_zeros(tmp_path: Path) -> None:
+    table = read_csv(csv_file(tmp_path, "c,y\nred,0\nblue,1\n"))
+    schema = fit_schema(table, "y")
+    other = read_csv(csv_file(tmp_path, "c\ngreen\nred\n", "p.csv"))
+    assert schema.encode_table(other).tolist() == [[0.0, 0.0], [0.0, 1.0]]
+
+
+def test_npz_and_hdf5_inputs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 3, 40)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    with h5py.File(tmp_path / "d.h5", "w") as handle:
+        handle["X"], handle["y"] = X, y
+    a = load_training_data(tmp_path / "d.npz", "")
+    b = load_training_data(tmp_path / "d.h5", "")
+    assert a.schema.task == b.schema.task == "multiclass"
+    assert np.array_equal(a.X, b.X) and np.array_equal(a.y, b.y)
+    chunks = list(iter_inputs(tmp_path / "d.h5", a.schema, chunk_rows=16))
+    assert [len(c) for c in chunks] == [16, 16, 8]
+
+
+def test_wrong_feature_count_in_array(tmp_path: Path) -> None:
+    schema = load_training_data(SAMPLES / "iris" / "iris.csv", "species").schema
+    np.save(tmp_path / "x.npy", np.zeros((3, 5)))
+    with pytest.raises(DataError) as info:
+        list(iter_inputs(tmp_path / "x.npy", schema))
+    assert info.value.message == f"{tmp_path / 'x.npy'}: the model expects 4 features, the data has 5."
+
+
+def test_npz_without_y_and_pickled_object_arrays(tmp_path: Path) -> None:
+    np.savez(tmp_path / "n.npz", X=np.zeros((3, 2)))
+    with pytest.raises(DataError, match="has no array 'y'"):
+        load_training_data(tmp_path / "n.npz", "")
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    schema = load_training_data(SAMPLES / "iris" / "iris.csv", "species").schema
+    with pytest.raises(DataError, match="cannot be read as NPY without pickle"):
+        list(iter_inputs(tmp_path / "o.npy", schema))
+
+
+def test_eval_data_needs_the_target(tmp_path: Path) -> None:
+    schema = load_training_data(SAMPLES / "iris" / "iris.csv", "species").schema
+    path = csv_file(tmp_path, "sepal_length,sepal_width,petal_length,petal_width\n5,3,1,0.2\n")
+    with pytest.raises(DataError, match="Column 'species' \\(the model's target\\) is not in"):
+        load_labelled(path, schema)
+
+
+def test_split_is_stratified_seeded_and_fitted_on_training_rows() -> None:
+    path = SAMPLES / "iris" / "iris.csv"
+    a = prepare_training_data(path, "species", task="auto", val_split=0.2, rng=np.random.default_rng(1))
+    b = prepare_training_data(path, "species", task="auto", val_split=0.2, rng=np.random.default_rng(1))
+    assert np.array_equal(a.X_val, b.X_val)
+    assert a.y_val is not None and np.bincount(a.y_val).tolist() == [10, 10, 10]
+    assert len(a.X_train) == 120
+
+
+def test_schema_round_trips_through_dict() -> None:
+    schema = load_training_data(SAMPLES / "churn" / "churn.csv", "churned").schema
+    assert Schema.from_dict(schema.to_dict()) == schema
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from(["a", "b", "c"])),
+                min_size=2, max_size=30))
+def test_csv_round_trip_property(tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[float, str]]) -> None:
+    path = tmp_path_factory.mktemp("p") / "p.csv"
+    path.write_text("x,c\n" + "".join(f"{x!r},{c}\n" for x, c in rows))
+    table = read_csv(path)
+    assert table.n_rows == len(rows)
+    assert table.columns["x"].astype(float).tolist() == [x for x, _ in rows]
+    assert table.columns["c"].tolist() == [c for _, c in rows]

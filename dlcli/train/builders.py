@@ -54,16 +54,16 @@ def build_optimizer(cfg: Config) -> Any:
     return get_optimizer(cfg.train.optimizer, weight_decay=cfg.train.weight_decay)
 
 
-def build_schedule(cfg: Config, n_train: int) -> Any:
+def build_schedule(cfg: Config) -> Any:
     from dlcli.nn.schedules import get_schedule
 
     t = cfg.train
-    steps_per_epoch = max(1, -(-n_train // t.batch_size))
-    kwargs: dict[str, Any] = {"learning_rate": t.lr}
+    kwargs: dict[str, Any] = {"lr": t.lr}
     if t.schedule == "cosine":
-        kwargs.update(total_steps=t.epochs * steps_per_epoch, warmup_steps=t.warmup_epochs * steps_per_epoch)
+        kwargs.update(epochs=t.epochs, warmup_epochs=t.warmup_epochs)
     elif t.schedule == "reduce_on_plateau":
-        kwargs.update(patience=max(1, t.patience // 2) if t.patience else 5)
+        # Halve the early-stopping patience so the rate drops before training gives up.
+        kwargs.update(patience=max(1, t.patience // 2) if t.patience else 10)
     return get_schedule(t.schedule, **kwargs)
 
 

@@ -57,7 +57,7 @@ def prepare_training(cfg: Config, *, resume: Path | None = None, init_from: Path
     model = build_model(cfg, data.schema, data.X_train, np.random.default_rng(seeds[1]))
     if init_from is not None:
         _warm_start(model, init_from)
-    trainer = build_trainer(cfg, model, build_optimizer(cfg), build_schedule(cfg, len(data.X_train)),
+    trainer = build_trainer(cfg, model, build_optimizer(cfg), build_schedule(cfg),
                             np.random.default_rng(seeds[2]), data.schema, has_validation=data.X_val is not None)
     if checkpoint is not None:
         model.set_weights(_weights_by_layer(checkpoint.model))

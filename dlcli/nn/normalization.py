@@ -1,0 +1,192 @@
+"""BatchNormalization and the Keras preprocessing ``Normalization`` layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlcli.errors import ConfigError, DataError
+
+from .base import Layer
+from .initializers import get_initializer, initializer_name
+
+KERAS_EPSILON = 1e-7  # keras.backend.epsilon(), the floor Normalization puts on the std
+
+
+class BatchNormalization(Layer):
+    """Batch normalisation over the feature axis of ``(n_samples, n_features)`` inputs.
+
+    Training: ``y = gamma * (x - mean_B) / sqrt(var_B + epsilon) + beta`` with the batch's
+    biased variance, and moving statistics updated as Keras does,
+    ``moving = momentum * moving + (1 - momentum) * batch``. Inference uses the moving
+    statistics.
+    """
+
+    class_name = "BatchNormalization"
+    base_name = "batch_normalization"
+
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, axis: int | list[int] = -1,
+                 beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
+                 moving_mean_initializer: Any = "zeros",
+                 moving_variance_initializer: Any = "ones",
+                 name: str | None = None, trainable: bool = True) -> None:
+        super().__init__(name, trainable)
+        if np.atleast_1d(axis).tolist() not in ([-1], [1]):
+            raise ConfigError(f"BatchNormalization axis must be -1 for 2-D inputs, got {axis}.")
+        if not 0.0 <= float(momentum) <= 1.0 or float(epsilon) <= 0.0:
+            raise ConfigError("BatchNormalization needs 0 <= momentum <= 1 and epsilon > 0, "
+                              f"got momentum={momentum}, epsilon={epsilon}.")
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.initializers = {
+            "beta": initializer_name(beta_initializer),
+            "gamma": initializer_name(gamma_initializer),
+            "moving_mean": initializer_name(moving_mean_initializer),
+            "moving_variance": initializer_name(moving_variance_initializer),
+        }
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _build(self, input_dim: int, rng: np.random.Generator) -> int:
+        def make(key: str) -> np.ndarray:
+            return get_initializer(self.initializers[key])((input_dim,), rng, self.dtype)
+
+        self.params = {}
+        if self.scale:
+            self.params["gamma"] = make("gamma")
+        if self.center:
+            self.params["beta"] = make("beta")
+        self.state = {"moving_mean": make("moving_mean"),
+                      "moving_variance": make("moving_variance")}
+        return input_dim
+
+    def _gamma(self) -> np.ndarray | float:
+        return self.params["gamma"] if self.scale else 1.0
+
+    def forward(self, X: np.ndarray, training: bool) -> np.ndarray:
+        if training:
+            mean = X.mean(axis=0)
+            centred = X - mean
+            var = np.mean(centred * centred, axis=0)
+            self._update_moving(mean, var)
+        else:
+            mean, var = self.state["moving_mean"], self.state["moving_variance"]
+            centred = X - mean
+        inv_std = 1.0 / np.sqrt(var + self.dtype.type(self.epsilon))
+        x_hat = centred * inv_std
+        self._cache = (x_hat, inv_std) if training else (x_hat, -inv_std)  # sign marks mode
+        Y = x_hat * self._gamma()
+        if self.center:
+            Y += self.params["beta"]
+        return Y
+
+    def _update_moving(self, mean: np.ndarray, var: np.ndarray) -> None:
+        m = self.dtype.type(self.momentum)
+        for key, batch in (("moving_mean", mean), ("moving_variance", var)):
+            moving = self.state[key]
+            moving *= m
+            moving += (1 - m) * batch
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            raise ConfigError(f"Layer '{self.name}': backward() called before forward().")
+        x_hat, signed_inv_std = self._cache
+        if self.scale:
+            np.sum(dY * x_hat, axis=0, out=self.grads["gamma"])
+        if self.center:
+            np.sum(dY, axis=0, out=self.grads["beta"])
+        dx_hat = dY * self._gamma()
+        if signed_inv_std[0] < 0:  # inference statistics are constants
+            return dx_hat * -signed_inv_std
+        n = dY.shape[0]
+        # d/dx of (x - mean) / std through the batch mean and variance.
+        inner = n * dx_hat - dx_hat.sum(axis=0) - x_hat * np.sum(dx_hat * x_hat, axis=0)
+        return inner * (signed_inv_std / n)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": -1, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                **{f"{k}_initializer": v for k, v in self.initializers.items()}}
+
+    @classmethod
+    def _config_keys(cls) -> tuple[str, ...]:
+        return ("name", "trainable", "axis", "momentum", "epsilon", "center", "scale",
+                "beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                "moving_variance_initializer")
+
+
+class Normalization(Layer):
+    """Feature standardisation as Keras 3's ``Normalization``: ``(x - mean) / max(sqrt(variance), 1e-7)``.
+
+    Keras 3 floors the standard deviation (not the variance) at ``keras.backend.epsilon()``,
+    so a constant feature maps to 0. State, as Keras stores it: ``mean`` and ``variance``
+    ``(n_features,)``, ``count`` an int64 scalar. Fit it with :meth:`adapt`.
+    """
+
+    class_name = "Normalization"
+    base_name = "normalization"
+
+    def __init__(self, axis: int | list[int] = -1, invert: bool = False,
+                 mean: Any = None, variance: Any = None,
+                 name: str | None = None, trainable: bool = True) -> None:
+        super().__init__(name, trainable)
+        if np.atleast_1d(axis).tolist() not in ([-1], [1]):
+            raise ConfigError(f"Normalization axis must be -1 for 2-D inputs, got {axis}.")
+        if invert:
+            raise ConfigError("Normalization with invert=True is not supported by dlcli.")
+        if (mean is None) != (variance is None):
+            raise ConfigError("Normalization needs both mean and variance, or neither.")
+        self._init_mean, self._init_variance = mean, variance
+        self._X_denominator: np.ndarray | None = None
+
+    def _build(self, input_dim: int, rng: np.random.Generator) -> int:
+        mean = np.zeros(input_dim) if self._init_mean is None else self._init_mean
+        var = np.ones(input_dim) if self._init_variance is None else self._init_variance
+        self.state = {
+            "mean": np.broadcast_to(np.asarray(mean, dtype=self.dtype), (input_dim,)).copy(),
+            "variance": np.broadcast_to(np.asarray(var, dtype=self.dtype), (input_dim,)).copy(),
+            "count": np.zeros((), dtype=np.int64),
+        }
+        return input_dim
+
+    def adapt(self, X: np.ndarray) -> None:
+        """Set ``mean``, ``variance`` (biased, as NumPy/Keras) and ``count`` from ``X``.
+
+        Parameters
+        ----------
+        X : np.ndarray
+            ``(n_samples, n_features)``; builds the layer if needed.
+        """
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise DataError(f"Normalization.adapt needs a non-empty 2-D array, got shape {X.shape}.")
+        if not self.built:
+            self.build(X.shape[1], np.random.default_rng(0), self.dtype)
+        elif X.shape[1] != self.input_dim:
+            raise DataError(f"Normalization '{self.name}' expects {self.input_dim} features, "
+                            f"got {X.shape[1]}.")
+        data = X.astype(np.float64)  # accumulate in float64, store in the model dtype
+        self.state["mean"][...] = data.mean(axis=0)
+        self.state["variance"][...] = data.var(axis=0)
+        self.state["count"][...] = X.shape[0]
+
+    def _denominator(self) -> np.ndarray:
+        return np.maximum(np.sqrt(self.state["variance"]), self.dtype.type(KERAS_EPSILON))
+
+    def forward(self, X: np.ndarray, training: bool) -> np.ndarray:
+        self._X_denominator = self._denominator()
+        return (X - self.state["mean"]) / self._X_denominator
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        denom = self._denominator() if self._X_denominator is None else self._X_denominator
+        return dY / denom
+
+    def get_config(self) -> dict[str, Any]:
+        # mean/variance travel as weights, not in the config (Keras' adapt() layout).
+        return {**super().get_config(), "axis": -1, "invert": False,
+                "mean": None, "variance": None}
+
+    @classmethod
+    def _config_keys(cls) -> tuple[str, ...]:
+        return ("name", "trainable", "axis", "invert", "mean", "variance")

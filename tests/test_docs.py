@@ -1,0 +1,86 @@
+"""Docs that cannot drift: help examples, man pages, README commands, CI script, lazy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def commands() -> dict[str, object]:
+    import typer
+
+    from dlcli.cli.app import app
+
+    return dict(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_every_command_has_help_ending_with_an_example() -> None:
+    for name, command in commands().items():
+        help_text = (command.help or "").strip()  # type: ignore[attr-defined]
+        assert help_text.splitlines()[-1].startswith(f"Example: dlcli {name}"), name
+
+
+def test_man_pages_are_up_to_date() -> None:
+    from dlcli.cli.manpage import render_all
+
+    pages = render_all()
+    assert set(pages) == {"dlcli.1", *(f"dlcli-{name}.1" for name in commands())}
+    for name, text in pages.items():
+        path = ROOT / "man" / name
+        assert path.exists() and path.read_text() == text, f"man/{name} is stale: run python -m dlcli.cli.manpage man/"
+
+
+def test_man_page_renders_with_man() -> None:
+    import shutil
+
+    if shutil.which("man") is None:
+        pytest.skip("man is not installed")
+    result = subprocess.run(["man", "-l", str(ROOT / "man" / "dlcli-train.1")], capture_output=True, text=True,
+                            env={"MANPAGER": "cat", "PAGER": "cat", "COLUMNS": "100", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0 and "--batch-size" in result.stdout.replace("\u2010", "-")
+
+
+def test_readme_starts_with_the_two_commands_and_ci_runs_the_second() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = [b.split("```", 1)[0].strip() for b in readme.split("```sh\n")[1:3]]
+    assert "dlcli train" in blocks[0] and "dlcli eval" in blocks[0] and "dlcli predict" in blocks[0]
+    assert "pytest" in blocks[1]
+    assert blocks[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_documents_exit_codes() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for code in ("| 0 |", "| 1 |", "| 2 |", "| 130 |"):
+        assert code in readme
+
+
+def test_help_imports_neither_boto3_nor_h5py() -> None:
+    code = ("import sys\nfrom dlcli.cli.app import main\nmain(['--help'])\n"
+            "print(sorted(m for m in ('boto3', 'h5py', 'botocore') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_bash_completion_script() -> None:
+    import os
+
+    env = {**os.environ, "_DLCLI_COMPLETE": "source_bash"}
+    result = subprocess.run([sys.executable, "-m", "dlcli"], capture_output=True, text=True, env=env)
+    assert "complete" in result.stdout and "_DLCLI_COMPLETE" in result.stdout
+
+
+def test_configuration_reference_lists_every_key() -> None:
+    from dlcli.config import SECTIONS, all_keys
+
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    for section in SECTIONS:
+        assert f"## `[{section}]`" in text
+    for key in all_keys():
+        section, name = key.split(".")
+        block = text.split(f"## `[{section}]`", 1)[1].split("\n## ", 1)[0]
+        assert f"| `{name}` |" in block, key

@@ -11,18 +11,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one J
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log lines on stderr.")]
 ConfigOpt = Annotated[
     Optional[Path],
-    typer.Option("--config", "-c", help="Config file (default: ./dlcli.toml when it exists).", show_default=False),
+    typer.Option("--config", "-c", metavar="FILE", help="Config file (default: ./dlcli.toml when it exists).", show_default=False),
 ]
 SetOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--set", help="Set any config key: --set train.epochs=50 (repeatable).", show_default=False),
+    typer.Option("--set", metavar="KEY=VALUE", help="Set any config key: --set train.epochs=50 (repeatable).", show_default=False),
 ]
 EndpointOpt = Annotated[
     Optional[str],
-    typer.Option("--endpoint-url", help="S3 endpoint URL (else [remote].endpoint_url, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).",
+    typer.Option("--endpoint-url", metavar="URL", help="S3 endpoint URL (else [remote].endpoint_url, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).",
                  show_default=False),
 ]
-ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="AWS profile for s3:// URLs.", show_default=False)]
+ProfileOpt = Annotated[Optional[str], typer.Option("--profile", metavar="NAME", help="AWS profile for s3:// URLs.", show_default=False)]
 
 
 def overrides(**pairs: object) -> dict[str, object]:

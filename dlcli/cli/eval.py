@@ -11,8 +11,8 @@ from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, remote_options
 
 
 def eval_command(
-    model: Annotated[str, typer.Argument(help="Model file (.h5), local or s3://.")],
-    data: Annotated[str, typer.Argument(help="Labelled data: CSV with the target column, NPZ or HDF5 with X and y.")],
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Model file (.h5), local or s3://.")],
+    data: Annotated[str, typer.Argument(metavar="DATA", help="Labelled data: CSV with the target column, NPZ or HDF5 with X and y.")],
     json_: JsonOpt = False,
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,

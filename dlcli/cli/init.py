@@ -12,9 +12,9 @@ from dlcli.cli.common import JsonOpt, QuietOpt
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Project directory (created if missing).")] = Path("."),
-    data: Annotated[Optional[str], typer.Option(help="Fit the config to this CSV/NPZ/HDF5 file.", show_default=False)] = None,
-    target: Annotated[Optional[str], typer.Option(help="The column to predict (with --data).", show_default=False)] = None,
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Project directory (created if missing).")] = Path("."),
+    data: Annotated[Optional[str], typer.Option(metavar="FILE", help="Fit the config to this CSV/NPZ/HDF5 file.", show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The column to predict (with --data).", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing dlcli.toml.")] = False,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,

@@ -11,7 +11,7 @@ from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, remote_options
 
 
 def inspect_command(
-    model: Annotated[str, typer.Argument(help="Model or checkpoint file (.h5), local or s3://.")],
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Model or checkpoint file (.h5), local or s3://.")],
     json_: JsonOpt = False,
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,

@@ -91,7 +91,10 @@ class Layer:
         raise NotImplementedError
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
-        """Given ``dL/dY`` ``(n_samples, output_dim)``, fill ``grads`` and return ``dL/dX``."""
+        """Given ``dL/dY`` ``(n_samples, output_dim)``, fill ``grads`` and return ``dL/dX``.
+
+        ``dY`` may be overwritten (layers use it as scratch); pass a copy to keep it.
+        """
         raise NotImplementedError
 
     # --- weights ------------------------------------------------------------------------

@@ -85,9 +85,9 @@ class Dense(Layer):
     def backward(self, dY: np.ndarray) -> np.ndarray:
         if self.activation == "linear":
             return self.backward_logits(dY)
-        dZ = self._buffer("dz", dY.shape[0], self.units)
-        self._act.backward(dY, self._Z, self._Y, dZ)  # type: ignore[arg-type]
-        return self.backward_logits(dZ)
+        # dY is scratch (see Layer.backward): writing dZ over it saves a memory stream.
+        self._act.backward(dY, self._Z, self._Y, dY)  # type: ignore[arg-type]
+        return self.backward_logits(dY)
 
     def backward_logits(self, dZ: np.ndarray) -> np.ndarray:
         """Backward from ``dL/dZ`` (pre-activation); fills grads, returns ``dL/dX``.
@@ -97,12 +97,18 @@ class Dense(Layer):
         X = self._X
         np.matmul(X.T, dZ, out=self.grads["kernel"])  # type: ignore[union-attr]
         if self.use_bias:
-            np.sum(dZ, axis=0, out=self.grads["bias"])
+            # A matrix-vector product with ones sums the rows ~3x faster than np.sum(axis=0).
+            np.matmul(self._ones(dZ.shape[0]), dZ, out=self.grads["bias"])
         if self.skip_input_grad:
             return None  # type: ignore[return-value]
         dX = self._buffer("dx", dZ.shape[0], self.input_dim)
         np.matmul(dZ, self.params["kernel"].T, out=dX)
         return dX
+
+    def _ones(self, rows: int) -> np.ndarray:
+        ones = self._buffer("ones", rows, 1)
+        ones.fill(1)
+        return ones[:, 0]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "units": self.units, "activation": self.activation,

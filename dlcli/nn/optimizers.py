@@ -6,7 +6,7 @@ except for adamw, whose decay is decoupled):
 * sgd:       ``w <- w - lr g``
 * momentum:  ``v <- mu v - lr g;  w <- w + v``
 * nesterov:  ``v <- mu v - lr g;  w <- w + mu v - lr g``
-* adam:      ``m <- m + (1-b1)(g - m);  s <- s + (1-b2)(g^2 - s);``
+* adam:      ``m <- b1 m + (1-b1) g;  s <- b2 s + (1-b2) g^2;``
   ``w <- w - lr sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(s) + eps)``
 * adamw:     ``w <- w - lr wd w``, then the adam step on the undecayed gradient
 * rmsprop:   ``s <- rho s + (1-rho) g^2;  w <- w - lr g / (sqrt(s) + eps)``
@@ -14,7 +14,8 @@ except for adamw, whose decay is decoupled):
 Each state slot is one flat array covering all parameters, with a view per parameter.
 When the parameters themselves tile one contiguous buffer (as ``Sequential`` lays them
 out) the update runs on the whole buffer at once: a few large ufunc calls per step
-instead of a few per parameter, which dominates the cost of small models.
+instead of a few per parameter, which dominates the cost of small models. The gradients
+are the scratch space of the update: after ``step`` they hold garbage.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Optimizer:
 
     name: ClassVar[str] = "optimizer"
     slots: ClassVar[tuple[str, ...]] = ()
+    needs_scratch: ClassVar[bool] = False  # a "_tmp" array besides the gradient
 
     def __init__(self, weight_decay: float = 0.0) -> None:
         if float(weight_decay) < 0:
@@ -78,7 +80,8 @@ class Optimizer:
     def _ensure_state(self, params: list[np.ndarray]) -> None:
         total = sum(p.size for p in params)
         dtype = params[0].dtype
-        for slot in (*self.slots, "_tmp"):
+        scratch = ("_tmp",) if self.needs_scratch or self.weight_decay else ()
+        for slot in (*self.slots, *scratch):
             flat = self._flat.get(slot)
             if flat is None or flat.size != total:
                 if flat is not None and slot != "_tmp":
@@ -112,7 +115,11 @@ class Optimizer:
                 for i, (p, g) in enumerate(zip(params, grads))]
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
-        """Update ``params`` in place from ``grads`` (which may be used as scratch)."""
+        """Update ``params`` in place from ``grads``.
+
+        ``grads`` are used as scratch and hold garbage afterwards: clip or average them
+        before this call, never read them after it.
+        """
         if len(params) != len(grads):
             raise ConfigError(f"{len(params)} parameters but {len(grads)} gradients.")
         if not params:
@@ -126,9 +133,10 @@ class Optimizer:
                 lr: float) -> None:
         raise NotImplementedError
 
-    def _decay(self, p: np.ndarray, g: np.ndarray, tmp: np.ndarray) -> None:
+    def _decay(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         """Coupled L2: ``g <- g + wd * w`` (the gradient of ``wd/2 * ||w||^2``)."""
         if self.weight_decay:
+            tmp = state["_tmp"]
             np.multiply(p, self.weight_decay, out=tmp)
             g += tmp
 
@@ -155,10 +163,9 @@ class SGD(Optimizer):
     name = "sgd"
 
     def _update(self, p, g, state, lr):
-        tmp = state["_tmp"]
-        self._decay(p, g, tmp)
-        np.multiply(g, lr, out=tmp)
-        p -= tmp
+        self._decay(p, g, state)
+        g *= lr
+        p -= g
 
 
 class Momentum(Optimizer):
@@ -176,15 +183,17 @@ class Momentum(Optimizer):
         return {**super().hyper(), "momentum": self.momentum}
 
     def _update(self, p, g, state, lr):
-        v, tmp = state["velocity"], state["_tmp"]
-        self._decay(p, g, tmp)
-        np.multiply(g, lr, out=tmp)
+        v = state["velocity"]
+        self._decay(p, g, state)
+        g *= lr
         v *= self.momentum
-        v -= tmp
-        if self.nesterov:
-            p -= tmp
-            np.multiply(v, self.momentum, out=tmp)
-        p += v if not self.nesterov else tmp
+        v -= g
+        if self.nesterov:  # w += mu v - lr g
+            p -= g
+            np.multiply(v, self.momentum, out=g)
+            p += g
+        else:
+            p += v
 
 
 class Nesterov(Momentum):
@@ -195,7 +204,14 @@ class Nesterov(Momentum):
 
 
 class Adam(Optimizer):
-    """Adam (Keras' formulation, ``epsilon`` outside the bias-corrected square root)."""
+    """Adam (Keras' formulation: ``epsilon`` outside the bias-corrected square root).
+
+    The slots hold rescaled moments, ``m = m_keras / (1 - beta_1)`` and
+    ``v = v_keras / (1 - beta_2)``, so each moment update is two passes
+    (``m <- beta_1 m + g``) and the constant factors fold into the step size and epsilon:
+    ``w <- w - lr sqrt(1-b2^t)/(1-b1^t) (1-b1)/sqrt(1-b2) * m / (sqrt(v) + eps/sqrt(1-b2))``,
+    which is the same update. Ten in-place ufunc passes per step, the gradient used as scratch.
+    """
 
     name = "adam"
     slots = ("m", "v")
@@ -215,27 +231,30 @@ class Adam(Optimizer):
                 "epsilon": self.epsilon}
 
     def _update(self, p, g, state, lr):
-        m, v, tmp = state["m"], state["v"], state["_tmp"]
-        if self.decoupled:
-            if self.weight_decay:
-                np.multiply(p, lr * self.weight_decay, out=tmp)
-                p -= tmp
-        else:
-            self._decay(p, g, tmp)
-        t = self.iterations
-        alpha = lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
-        np.subtract(g, m, out=tmp)         # m += (1 - b1) (g - m)
-        tmp *= 1.0 - self.beta_1
-        m += tmp
-        np.multiply(g, g, out=tmp)         # v += (1 - b2) (g^2 - v)
-        tmp -= v
-        tmp *= 1.0 - self.beta_2
-        v += tmp
-        np.sqrt(v, out=tmp)                # w -= alpha m / (sqrt(v) + eps)
-        tmp += self.epsilon
-        np.divide(m, tmp, out=tmp)
-        tmp *= alpha
-        p -= tmp
+        m, v = state["m"], state["v"]
+        if not self.decoupled:
+            self._decay(p, g, state)
+        elif self.weight_decay:
+            p *= 1.0 - lr * self.weight_decay  # w - lr wd w in one pass
+        b1, b2, t = self.beta_1, self.beta_2, self.iterations
+        root = math.sqrt(1.0 - b2)
+        alpha = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t) * (1.0 - b1) / root
+        _adam_kernel(p, g, m, v, b1, b2, alpha, self.epsilon / root)
+
+
+def _adam_kernel(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, b1: float,
+                 b2: float, alpha: float, eps: float) -> None:
+    """``m <- b1 m + g; v <- b2 v + g^2; p <- p - alpha m / (sqrt(v) + eps)``; g is scratch."""
+    m *= b1
+    m += g
+    np.square(g, out=g)
+    v *= b2
+    v += g
+    np.sqrt(v, out=g)
+    g += eps
+    np.divide(m, g, out=g)
+    g *= alpha
+    p -= g
 
 
 class AdamW(Adam):
@@ -254,6 +273,7 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
     slots = ("v",)
+    needs_scratch = True
 
     def __init__(self, rho: float = 0.9, epsilon: float = 1e-7, weight_decay: float = 0.0) -> None:
         super().__init__(weight_decay)
@@ -267,8 +287,8 @@ class RMSprop(Optimizer):
 
     def _update(self, p, g, state, lr):
         v, tmp = state["v"], state["_tmp"]
-        self._decay(p, g, tmp)
-        np.multiply(g, g, out=tmp)
+        self._decay(p, g, state)
+        np.square(g, out=tmp)
         tmp -= v
         tmp *= 1.0 - self.rho
         v += tmp

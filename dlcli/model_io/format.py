@@ -1,0 +1,143 @@
+"""Names and small HDF5 helpers shared by the writer and the reader.
+
+Everything the layout promises lives here as a constant, so ``docs/model-format.md`` and
+the code have one place to agree on. Strings are written the way Keras writes them (byte
+strings in attributes), JSON documents that may grow (metadata, history) as UTF-8 string
+datasets because HDF5 attributes are limited to 64 KiB.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+FORMAT_NAME = "dlcli-model"
+FORMAT_VERSION = 1  # bump on any change a v1 reader would misread; old versions keep loading
+KERAS_LEGACY_FORMAT = "keras-legacy-h5"  # format_name reported for Keras-written files
+
+# The Keras legacy layout we mirror: the version whose loader we tested against, and a
+# backend name that says "plain arrays" (Keras 3 ships a numpy backend).
+KERAS_VERSION = "3.15.1"
+KERAS_BACKEND = "numpy"
+
+ATTR_FORMAT = "dlcli_format"
+ATTR_FORMAT_VERSION = "format_version"
+ATTR_DLCLI_VERSION = "dlcli_version"
+ATTR_CREATED = "created"
+ATTR_MODEL_CONFIG = "model_config"
+
+WEIGHTS_GROUP = "model_weights"
+DLCLI_GROUP = "dlcli"
+STATE_GROUP = "training_state"
+SCHEMA_DATASET = "schema"
+METADATA_DATASET = "metadata"
+
+# Keras splits a list attribute into name0, name1, ... above this size (object header limit).
+HDF5_OBJECT_HEADER_LIMIT = 64512
+
+
+class LayoutError(ValueError):
+    """Something inside a file is not as the layout says; the reader adds the path."""
+
+
+@dataclass
+class LoadedModel:
+    """What :func:`dlcli.model_io.load_model` returns.
+
+    Attributes
+    ----------
+    model : dlcli.nn.Sequential
+        Built, with the file's weights.
+    schema, metadata : dict or None
+        As given to ``save_model`` (JSON round trip); ``None`` for Keras-written files.
+    training_state : dict or None
+        The checkpoint's state dict (arrays come back as arrays), ``None`` for plain models.
+    format_version : int or None
+        dlcli format version of the file; ``None`` for a Keras-written file.
+    format_name : str
+        ``"dlcli-model"`` or ``"keras-legacy-h5"``.
+    """
+
+    model: Any
+    schema: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    training_state: dict[str, Any] | None = None
+    format_version: int | None = FORMAT_VERSION
+    format_name: str = FORMAT_NAME
+    dlcli_version: str | None = None
+    created: str | None = None
+    keras_version: str | None = None
+    path: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def text(value: Any) -> str:
+    """An attribute value as ``str`` (h5py returns ``bytes`` for Keras' fixed-length strings)."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def write_name_list(group: h5py.Group, name: str, names: list[str]) -> None:
+    """Store a list of names as Keras does: byte strings, split into chunks if too large."""
+    if not names:
+        # Keras writes ``[]``, which h5py stores as an empty float64 array.
+        group.attrs[name] = np.zeros((0,), dtype=np.float64)
+        return
+    data = np.array([n.encode("utf-8") for n in names])
+    chunks = 1
+    while any(c.nbytes > HDF5_OBJECT_HEADER_LIMIT for c in np.array_split(data, chunks)):
+        chunks += 1
+    if chunks == 1:
+        group.attrs[name] = data
+        return
+    for i, chunk in enumerate(np.array_split(data, chunks)):
+        group.attrs[f"{name}{i}"] = chunk
+
+
+def read_name_list(group: h5py.Group, name: str) -> list[str]:
+    """Read a list written by :func:`write_name_list` or by Keras (chunked or not)."""
+    if name in group.attrs:
+        return [text(n) for n in np.atleast_1d(group.attrs[name])]
+    names: list[str] = []
+    i = 0
+    while f"{name}{i}" in group.attrs:
+        names.extend(text(n) for n in group.attrs[f"{name}{i}"])
+        i += 1
+    return names
+
+
+def to_jsonable(value: Any) -> Any:
+    """``json.dumps`` default: NumPy scalars and arrays become Python values, paths strings."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"Cannot store a {type(value).__name__} as JSON in a model file: {value!r}")
+
+
+def dumps(value: Any) -> str:
+    """JSON text of ``value``; NaN and infinities allowed (Python reads them back)."""
+    return json.dumps(value, default=to_jsonable, sort_keys=False)
+
+
+def write_json_dataset(group: h5py.Group, name: str, value: Any) -> None:
+    """Store ``value`` as a scalar UTF-8 string dataset holding its JSON."""
+    group.create_dataset(name, data=dumps(value), dtype=h5py.string_dtype("utf-8"))
+
+
+def read_json_dataset(group: h5py.Group, name: str) -> Any:
+    """Parse a dataset written by :func:`write_json_dataset` (raises ``ValueError`` if bad)."""
+    dataset = group[name]
+    if not isinstance(dataset, h5py.Dataset) or dataset.shape != ():
+        raise ValueError(f"'{dataset.name}' is not a scalar string dataset")
+    return json.loads(text(dataset[()]))

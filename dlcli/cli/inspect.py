@@ -24,40 +24,47 @@ def inspect_command(
     Example: dlcli inspect runs/iris/model.h5 --json
     """
     from dlcli.inference import localize
-    from dlcli.model_summary import summarize
+    from dlcli.model_io import read_summary
 
     local = localize(model, remote_options=remote_options(model, endpoint_url=endpoint_url, profile=profile))
-    summary = summarize(local)
+    summary = read_summary(local)
     if json_:
         render.emit_json(summary)
         return
     _print(summary)
 
 
+PROVENANCE = ("kind", "data", "data_sha256", "seed", "epochs_run", "best_epoch")
+
+
 def _print(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = render.out()
-    console.print(f"{summary['path']}: {summary['kind']}, format {summary['format']} v{summary['format_version']}, "
-                  f"written by dlcli {summary.get('dlcli_version', '?')} at {summary.get('created', '?')}")
+    metadata = summary.get("metadata") or {}
+    console.print(f"{summary['path']}: {metadata.get('kind', 'model')}, format {summary['format_name']} "
+                  f"v{summary['format_version']}, written by dlcli {summary.get('dlcli_version') or '?'} "
+                  f"at {summary.get('created') or '?'}")
     table = Table(title="layers")
-    for column in ("layer", "type", "output shape", "params", "details"):
+    for column in ("layer", "type", "output", "params", "details"):
         table.add_column(column, justify="right" if column == "params" else "left")
     for layer in summary["layers"]:
-        table.add_row(layer["name"], layer["type"], str(tuple(layer["output_shape"])), f"{layer['params']:,}",
-                      layer["details"])
+        config = layer["config"]
+        details = ", ".join(f"{k}={config[k]}" for k in ("activation", "rate", "momentum") if config.get(k) is not None)
+        table.add_row(layer["name"], layer["class_name"], str(layer["output_dim"]), f"{layer['params']:,}", details)
     console.print(table)
-    console.print(f"trainable parameters: {summary['trainable_params']:,}  total: {summary['total_params']:,}")
-    schema = summary.get("preprocessing")
+    console.print(f"loss: {summary.get('loss')}  dtype: {summary.get('dtype')}  "
+                  f"trainable parameters: {summary['trainable_params']:,}  total: {summary['params']:,}")
+    schema = summary.get("schema")
     if schema:
-        kinds = ", ".join(f"{f['name']} ({f['kind']})" for f in schema["features"])
         console.print(f"task: {schema['task']}  target: {schema['target']}")
         if schema.get("classes"):
             console.print(f"classes: {', '.join(map(str, schema['classes']))}")
-        console.print(f"inputs: {kinds}")
-    provenance = summary.get("provenance") or {}
-    for key in ("data_sha256", "data", "seed", "epochs_run", "best_epoch"):
-        if key in provenance:
-            console.print(f"{key}: {provenance[key]}")
+        console.print("inputs: " + ", ".join(f"{f['name']} ({f['kind']})" for f in schema["features"]))
+    for key in PROVENANCE[1:]:
+        if key in metadata:
+            console.print(f"{key}: {metadata[key]}")
+    if summary.get("has_training_state"):
+        console.print("training state: present (resume with dlcli train --resume)")
     if summary.get("metrics"):
         render.print_metrics("final validation metrics", summary["metrics"])

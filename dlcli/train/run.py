@@ -56,7 +56,7 @@ def prepare_training(cfg: Config, *, resume: Path | None = None, init_from: Path
                           hint="Resume needs the same data; start a new run with --init-from to warm-start instead.")
     model = build_model(cfg, data.schema, data.X_train, np.random.default_rng(seeds[1]))
     if init_from is not None:
-        _warm_start(model, init_from)
+        _warm_start(model, init_from, data.schema)
     trainer = build_trainer(cfg, model, build_optimizer(cfg), build_schedule(cfg),
                             np.random.default_rng(seeds[2]), data.schema, has_validation=data.X_val is not None)
     if checkpoint is not None:
@@ -207,20 +207,17 @@ def _load_checkpoint(path: Path) -> Any:
     return loaded
 
 
-def _warm_start(model: Any, path: Path) -> None:
-    from dlcli.model_io import load_model
+def _warm_start(model: Any, path: Path, schema: Any) -> None:
+    """Initialise from another model's weights (then train afresh: no optimizer or loop state)."""
+    from dlcli.model_io import load_weights_into
 
-    source = load_model(path).model
-    mine, theirs = model.layers, source.layers
-    if [type(a).__name__ for a in mine] != [type(b).__name__ for b in theirs]:
-        raise ModelFileError(f"Cannot warm-start from '{path}': its layers differ from this model's.",
-                             hint="Use the same --hidden, dropout and batch-norm settings as that model.")
-    for layer, other in zip(mine, theirs):
-        try:
-            layer.set_weights(dict(other.get_weights()))
-        except ModelFileError as exc:
-            raise ModelFileError(f"Cannot warm-start from '{path}': {exc.message}",
-                                 hint="The data and architecture must match that model's.") from None
+    load_weights_into(model, path)
+    if schema.target_scaled:
+        # Saved models predict original units; this run trains on standardised targets.
+        last = model.layers[-1]
+        last.params["kernel"] /= schema.target_std
+        last.params["bias"] -= schema.target_mean
+        last.params["bias"] /= schema.target_std
 
 
 def _weights_by_layer(model: Any) -> dict[str, dict[str, np.ndarray]]:

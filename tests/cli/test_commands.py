@@ -218,10 +218,10 @@ def test_inspect_json(cli, iris_model: Path) -> None:  # type: ignore[no-untyped
     result = cli("inspect", iris_model, "--json")
     assert result.exit_code == 0, result
     payload = json.loads(result.stdout)
-    assert [layer["type"] for layer in payload["layers"]] == ["Normalization", "Dense", "Dense", "Dense"]
+    assert [layer["class_name"] for layer in payload["layers"]] == ["Normalization", "Dense", "Dense", "Dense"]
     assert payload["trainable_params"] == 4 * 64 + 64 + 64 * 32 + 32 + 32 * 3 + 3
-    assert payload["preprocessing"]["classes"] == ["setosa", "versicolor", "virginica"]
-    assert len(payload["provenance"]["data_sha256"]) == 64 and payload["provenance"]["seed"] == 0
+    assert payload["schema"]["classes"] == ["setosa", "versicolor", "virginica"]
+    assert len(payload["metadata"]["data_sha256"]) == 64 and payload["metadata"]["seed"] == 0
     assert "accuracy" in payload["metrics"]
 
 

@@ -173,3 +173,14 @@ def test_whole_model_gradient(loss, last, targets, rng):
 
     for param, grad in zip(model.parameters(), grads):
         assert_close_grad(grad, numerical_gradient(value, param))
+
+
+def test_softmax_crossentropy_is_invariant_to_row_shifts(rng):
+    # A +200 shift on one row forces the per-row-maximum path; the result must not change.
+    loss = get_loss("categorical_crossentropy")
+    Z = rng.standard_normal((4, 3))
+    y = np.array([0, 2, 1, 1])
+    shifted = Z + np.array([[0.0], [200.0], [0.0], [-50.0]])
+    g1, g2 = np.empty_like(Z), np.empty_like(Z)
+    assert loss.from_logits(Z, y, g1) == pytest.approx(loss.from_logits(shifted, y, g2), rel=1e-12)
+    np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-15)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import h5py
@@ -137,3 +139,11 @@ def test_save_replaces_an_existing_file(model_path: Path) -> None:
     np.testing.assert_array_equal(load_model(model_path).model.predict(raw_inputs()),
                                   second.predict(raw_inputs()))
     assert [p.name for p in model_path.parent.iterdir()] == ["model.h5"]
+
+
+@pytest.mark.skipif(shutil.which("h5dump") is None, reason="h5dump (hdf5-tools) not installed")
+def test_h5dump_reads_the_file(model_path: Path) -> None:
+    save_model(model_path, make_model(), metadata={"seed": 1}, training_state={"a": np.ones(2)})
+    result = subprocess.run(["h5dump", str(model_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert '"dlcli-model"' in result.stdout

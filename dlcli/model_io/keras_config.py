@@ -95,7 +95,7 @@ def from_keras_config(keras_config: Any, *, loss: str | None = None,
         raise LayoutError("model_config has no list of layers")
     input_dim = _width(body.get("build_input_shape"))
     found_dtype = None
-    layers = []
+    layers: list[dict[str, Any]] = []
     for spec in body["layers"]:
         class_name, config = spec.get("class_name"), dict(spec.get("config") or {})
         shape = config.get("batch_shape") or config.get("batch_input_shape")

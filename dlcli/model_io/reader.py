@@ -212,7 +212,7 @@ def _read_dlcli_group(f: h5py.File) -> tuple[Any, Any, Any]:
     group = f.get(fmt.DLCLI_GROUP)
     if not isinstance(group, h5py.Group):
         return None, None, None
-    values = []
+    values: list[Any] = []
     for name in (fmt.SCHEMA_DATASET, fmt.METADATA_DATASET):
         if name not in group:
             values.append(None)
@@ -265,9 +265,9 @@ def _identify(f: h5py.File, path: str | Path) -> FileInfo:
         raise ModelFileError(
             f"'{path}' uses model format version {version}, but dlcli {__version__} reads "
             f"versions 1 to {fmt.FORMAT_VERSION}.",
-            hint=f"It was written by dlcli {writer or 'a newer release'}; upgrade with: "
-                 f"pip install --upgrade 'dlcli>={writer}'" if writer else
-                 "Upgrade dlcli: pip install --upgrade dlcli")
+            hint=(f"It was written by dlcli {writer}; upgrade with: "
+                  f"pip install --upgrade 'dlcli>={writer}'") if writer else
+            "Upgrade dlcli: pip install --upgrade dlcli")
     created = fmt.text(attrs[fmt.ATTR_CREATED]) if fmt.ATTR_CREATED in attrs else None
     return FileInfo(name, version, writer, created, keras_version)
 
@@ -275,7 +275,11 @@ def _identify(f: h5py.File, path: str | Path) -> FileInfo:
 def _format_version(value: Any, path: str | Path) -> int:
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value[()]
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+    if isinstance(value, np.generic):
+        value = value.item()  # so the message shows 0, not np.int64(0)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ModelFileError(f"'{path}' is not a dlcli model file: format_version is {value!r}, "
                              "expected a positive integer.", hint=_SUPPORTED)
     return int(value)

@@ -42,6 +42,7 @@ def test_fixture_loads_and_predicts_what_it_did_when_written(path: Path) -> None
 def test_v1_model_keeps_its_schema_and_metadata() -> None:
     loaded = load_model(FIXTURES / "model_v1.h5")
     assert (loaded.format_name, loaded.format_version, loaded.dlcli_version) == ("dlcli-model", 1, "0.1.0")
+    assert loaded.schema is not None and loaded.metadata is not None
     assert loaded.schema["classes"] == ["setosa", "versicolor", "virginica"]
     assert loaded.metadata["metrics"] == {"accuracy": 0.5}
     assert [type(layer).__name__ for layer in loaded.model.layers] == [
@@ -53,6 +54,7 @@ def test_v1_checkpoint_keeps_its_training_state() -> None:
     path = FIXTURES / "checkpoint_v1.h5"
     state = load_model(path).training_state
     values = expected(path)
+    assert state is not None
     assert (state["epoch"], state["early_stopping"], state["optimizer"]["t"]) == (3, {"best": None, "wait": 1}, 12)
     np.testing.assert_array_equal(state["optimizer"]["m"][0], values["m"])
     np.testing.assert_array_equal(state["optimizer"]["v"][0], values["v"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -81,7 +82,7 @@ def test_file_has_no_pickle_and_old_superblock(model_path: Path) -> None:
 def test_checkpoint_training_state_round_trip(model_path: Path) -> None:
     rng = np.random.default_rng(123)
     rng.random(5)
-    state = {"epoch": 4, "batch": 17, "rng": rng.bit_generator.state,
+    state: dict[str, Any] = {"epoch": 4, "batch": 17, "rng": rng.bit_generator.state,
              "optimizer": {"name": "adam", "t": 40, "m": [np.ones((5, 8), np.float32), np.zeros(8)],
                            "lr": 1e-3, "beta": (0.9, 0.999)},
              "early_stopping": {"best": None, "wait": 0}, "history": [{"loss": 1.25}]}

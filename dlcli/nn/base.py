@@ -8,15 +8,10 @@ import numpy as np
 
 from dlcli.errors import ConfigError, ModelFileError
 
-# Keras config fields dlcli accepts and ignores when they hold their neutral value (None).
-_IGNORED_IF_NONE = (
-    "kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-    "bias_constraint", "beta_regularizer", "gamma_regularizer", "beta_constraint",
-    "gamma_constraint", "noise_shape", "seed", "lora_rank", "lora_alpha",
-    "quantization_config", "mean", "variance",
-)
-# Fields that carry no meaning for dlcli's computation whatever their value.
-_IGNORED_ALWAYS = ("dtype", "synchronized", "build_config", "input_dim", "batch_input_shape")
+# Fields that carry no meaning for dlcli whatever their value (randomness comes from the
+# model generator, the model decides the dtype).
+_IGNORED_ALWAYS = ("dtype", "synchronized", "build_config", "input_dim", "batch_input_shape",
+                   "seed")
 
 _MAX_BUFFERED_SIZES = 6  # distinct batch sizes kept per layer (train, last batch, eval, ...)
 
@@ -142,7 +137,9 @@ class Layer:
     def _constructor_args(cls, config: dict[str, Any]) -> dict[str, Any]:
         args: dict[str, Any] = {}
         for key, value in config.items():
-            if key in _IGNORED_ALWAYS or (key in _IGNORED_IF_NONE and value is None):
+            # Keras adds fields over releases (lora_rank, quantization_config, ...); an unset
+            # one changes nothing, so only a field with a value dlcli cannot honour is an error.
+            if key in _IGNORED_ALWAYS or (value is None and key not in cls._config_keys()):
                 continue
             if key not in cls._config_keys():
                 raise ConfigError(

@@ -55,7 +55,9 @@ def test_keras_serialised_fields_are_accepted():
                                      "class_name": "GlorotUniform", "config": {"seed": None}},
               "bias_initializer": {"class_name": "Zeros", "config": {}},
               "kernel_regularizer": None, "bias_constraint": None}
-    assert Dense.from_config(config).kernel_initializer == "glorot_uniform"
+    assert Dense.from_config({**config, "lora_rank": None}).kernel_initializer == "glorot_uniform"
+    dropout = {"name": "dropout", "trainable": True, "rate": 0.2, "seed": 42, "noise_shape": None}
+    assert Dropout.from_config(dropout).rate == 0.2
     with pytest.raises(ConfigError, match="kernel_regularizer"):
         Dense.from_config({**config, "kernel_regularizer": {"class_name": "L2"}})
 

@@ -1,0 +1,371 @@
+"""The training loop: a generator of :class:`EpochRecord`, resumable bit for bit.
+
+One optimizer step is: training forward/backward on a mini-batch → non-finite check →
+``grad_hook(grads)`` (the data-parallel seam: an MPI variant would allreduce-average the
+gradients here) → clipping by global norm → ``optimizer.step`` with the schedule's rate.
+
+Resume: :meth:`Trainer.state_dict` captures the position (epoch, batch, global step), the
+generator state at the start of the epoch (to redraw the epoch's batch order) and now,
+optimizer, schedule and early-stopping state and history. Together with the model weights
+(saved separately by ``dlcli.model_io``) that reproduces the uninterrupted run exactly, at
+an epoch boundary or mid-epoch after a ``KeyboardInterrupt``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from dlcli.errors import ConfigError, DataError, NonFiniteLossError
+
+from .early_stopping import EarlyStopping
+from .interrupts import DeferredInterrupt
+from .metrics import classification_metrics, regression_metrics
+from .record import EpochRecord
+from .splits import epoch_batches
+
+__all__ = ["EarlyStopping", "EpochRecord", "Trainer", "TASKS"]
+
+TASKS = ("binary", "multiclass", "regression")
+STATE_FORMAT = 1
+CLASSIFICATION_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "log_loss")
+REGRESSION_METRICS = ("mse", "rmse", "mae", "r2")
+NON_FINITE_HINT = ("Lower the learning rate (--lr), enable gradient clipping by global norm "
+                   "(--set train.clip_norm=1.0), and check the data for NaN or infinite values.")
+
+GradHook = Callable[[list[np.ndarray]], None]
+
+
+class Trainer:
+    """Mini-batch training of a built ``dlcli.nn.Sequential``.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built; its weights are whatever the caller set (fresh, warm-started or resumed).
+    optimizer, schedule : dlcli.nn optimizer and schedule
+    epochs : int
+        Total epochs, counting those of a resumed session.
+    batch_size : int
+    rng : np.random.Generator
+        The only randomness of training: batch order and Dropout masks (the trainer points
+        the model's random layers at it so its state alone makes resume exact).
+    task : {"binary", "multiclass", "regression"}
+        Selects the metrics.
+    early_stopping : EarlyStopping, optional
+    clip_norm : float, optional
+        Clip the gradients to this global norm before each update.
+    grad_hook : callable, optional
+        Called with the gradient list after backward, before clipping and the update; may
+        modify the arrays in place (e.g. average them across processes).
+    train_metrics : bool
+        Compute metrics on the training set at each epoch end (one inference pass).
+    """
+
+    def __init__(self, model: Any, optimizer: Any, schedule: Any, *, epochs: int,
+                 batch_size: int, rng: np.random.Generator, task: str,
+                 early_stopping: EarlyStopping | None = None, clip_norm: float | None = None,
+                 grad_hook: GradHook | None = None, train_metrics: bool = True) -> None:
+        if int(epochs) <= 0:
+            raise ConfigError(f"epochs must be > 0, got {epochs}.")
+        if int(batch_size) <= 0:
+            raise ConfigError(f"batch_size must be > 0, got {batch_size}.")
+        if task not in TASKS:
+            raise ConfigError(f"Unknown task '{task}'. Expected one of: {', '.join(TASKS)}.")
+        if clip_norm is not None and float(clip_norm) <= 0:
+            raise ConfigError(f"clip_norm must be > 0, got {clip_norm}.")
+        self.model, self.optimizer, self.schedule = model, optimizer, schedule
+        self.epochs, self.batch_size, self.rng, self.task = int(epochs), int(batch_size), rng, task
+        self.early_stopping = early_stopping
+        self.clip_norm = None if clip_norm is None else float(clip_norm)
+        self.grad_hook = grad_hook
+        self.train_metrics = bool(train_metrics)
+        self.history: list[dict[str, Any]] = []
+        self._interrupt = DeferredInterrupt()
+        self._snapshot: tuple[list[np.ndarray], dict[str, Any]] | None = None
+        self._reset_position()
+
+    def _reset_position(self) -> None:
+        self._epoch = 0          # completed epochs
+        self._batch = 0          # completed batches of the current epoch
+        self._step = 0           # optimizer steps taken in total
+        self._rng_epoch: dict[str, Any] | None = None  # generator state before this epoch's shuffle
+        self._loss_sum, self._samples, self._train_seconds = 0.0, 0, 0.0
+        self._last_lr = float("nan")
+        self._n_samples: int | None = None
+        self._finished = False
+
+    # --- the loop -------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> Iterator[EpochRecord]:
+        """Train from the current position, yielding one record per epoch.
+
+        Parameters
+        ----------
+        X : array ``(n_samples, n_features)``; y : targets as the model's loss accepts them
+        X_val, y_val : optional validation data (same forms)
+
+        Raises
+        ------
+        NonFiniteLossError
+            The loss (or the gradient norm, or the weights) became NaN/inf; the weights and the
+            trainer state are rolled back to the last good point before raising.
+        KeyboardInterrupt
+            On Ctrl-C, at the end of the batch in progress, with a consistent state: catch it,
+            call :meth:`state_dict` and save a checkpoint.
+        """
+        X, y = self._training_data(X, y)
+        val = None if X_val is None or len(X_val) == 0 else self._validation_data(X_val, y_val)
+        self._check_monitor(val is not None)
+        self._adopt_rng()
+        params, grads = self.model.parameters(), self.model.gradients()
+        while not self._finished and self._epoch < self.epochs:
+            with self._interrupt:
+                record = self._run_epoch(X, y, val, params, grads)
+            yield record
+            # A Ctrl-C during the epoch-end evaluation is delivered after its record.
+            self._interrupt.raise_if_pending()
+
+    def _run_epoch(self, X: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None,
+                   params: list[np.ndarray], grads: list[np.ndarray]) -> EpochRecord:
+        started = time.perf_counter()
+        earlier = self._train_seconds  # batch time an interrupted session already spent
+        self._take_snapshot()  # before the shuffle, so a rollback redraws the same order
+        batches = self._epoch_batches(len(X))
+        for b in range(self._batch, len(batches)):
+            t0 = time.perf_counter()
+            idx = batches[b]
+            try:
+                loss = self._train_step(X[idx], y[idx], params, grads, b, len(batches))
+            except KeyboardInterrupt:  # raised inside a step (no deferral): back to a clean point
+                self._rollback()
+                raise
+            self._loss_sum += loss * len(idx)
+            self._samples += len(idx)
+            self._batch = b + 1
+            self._train_seconds += time.perf_counter() - t0
+            self._interrupt.raise_if_pending()
+        try:
+            record = self._end_epoch(X, y, val, params)
+        except KeyboardInterrupt:
+            self._rollback()
+            raise
+        record.seconds = earlier + time.perf_counter() - started
+        self._commit_epoch(record)
+        return record
+
+    def _epoch_batches(self, n: int) -> list[np.ndarray]:
+        """This epoch's batch order; mid-epoch, redrawn from the epoch's saved start state."""
+        if self._batch == 0:
+            self._rng_epoch = self.rng.bit_generator.state
+            return epoch_batches(n, self.batch_size, self.rng)
+        now = self.rng.bit_generator.state
+        self.rng.bit_generator.state = self._rng_epoch
+        batches = epoch_batches(n, self.batch_size, self.rng)
+        self.rng.bit_generator.state = now
+        return batches
+
+    def _train_step(self, Xb: np.ndarray, yb: np.ndarray, params: list[np.ndarray],
+                    grads: list[np.ndarray], batch: int, n_batches: int) -> float:
+        loss = float(self.model.compute_loss_and_gradients(Xb, yb))
+        if not math.isfinite(loss):
+            self._fail(f"The loss became {loss}", batch, n_batches)
+        if self.grad_hook is not None:
+            self.grad_hook(grads)
+        if self.clip_norm is not None:
+            from dlcli.nn.optimizers import clip_by_global_norm
+
+            norm = clip_by_global_norm(grads, self.clip_norm)
+            if not math.isfinite(norm):
+                self._fail(f"The gradient norm became {norm}", batch, n_batches)
+        lr = float(self.schedule.lr(self._epoch, self._step))
+        self.optimizer.step(params, grads, lr)
+        self._step += 1
+        self._last_lr = lr
+        return loss
+
+    def _end_epoch(self, X: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None,
+                   params: list[np.ndarray]) -> EpochRecord:
+        """Evaluate and judge the epoch; mutates only early-stopping and schedule state."""
+        if not all(np.isfinite(p).all() for p in params):
+            # A finite loss can still come with an overflowing last update.
+            self._fail("The weights became NaN or infinite", self._batch - 1, self._batch)
+        record = EpochRecord(epoch=self._epoch + 1, loss=self._loss_sum / max(1, self._samples),
+                             lr=self._last_lr)
+        record.samples_per_second = self._samples / self._train_seconds if self._train_seconds else 0.0
+        if self.train_metrics:
+            record.metrics = self._metrics(X, y)
+        if val is not None:
+            record.val_loss = float(self.model.evaluate_loss(*val))
+            record.val_metrics = self._metrics(*val)
+        record.improved, record.stop = self._judge(record)
+        self._feed_schedule(record)
+        return record
+
+    def _commit_epoch(self, record: EpochRecord) -> None:
+        """Advance the position to the epoch boundary; restore the best weights at the end."""
+        self._epoch += 1
+        self._batch, self._rng_epoch = 0, None
+        self._loss_sum, self._samples, self._train_seconds = 0.0, 0, 0.0
+        self._finished = record.stop
+        if (record.stop or self._epoch >= self.epochs) and self.early_stopping is not None:
+            self.early_stopping.restore(self.model)
+        self.history.append(record.to_dict())
+
+    def _judge(self, record: EpochRecord) -> tuple[bool, bool]:
+        if self.early_stopping is None:
+            return True, False  # without a monitor the latest weights are the ones to keep
+        value = record.values()[self.early_stopping.monitor]
+        return self.early_stopping.update(float("nan") if value is None else value,
+                                          record.epoch, self.model)
+
+    def _feed_schedule(self, record: EpochRecord) -> None:
+        """Give reduce-on-plateau style schedules the monitored value."""
+        values = record.values()
+        if self.early_stopping is not None:
+            name, mode = self.early_stopping.monitor, self.early_stopping.mode
+        else:
+            name, mode = ("val_loss" if "val_loss" in values else "loss"), "min"
+        value = values.get(name)
+        if value is None:
+            return
+        # The schedule has its own mode (default "min"); if the monitor improves the other
+        # way, feed the negated value, which turns "larger is better" into "smaller is better".
+        if getattr(self.schedule, "mode", mode) != mode:
+            value = -value
+        self.schedule.on_epoch_end(float(value))
+
+    def _metrics(self, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """Metrics of the model's inference outputs on ``X`` (floats only, no matrix)."""
+        outputs = self.model.predict(X)
+        if self.task == "regression":
+            return regression_metrics(np.asarray(y).reshape(outputs.shape), outputs)
+        if self.task == "binary":
+            found = classification_metrics(y, outputs.reshape(-1), 2)
+        else:
+            found = classification_metrics(y, outputs, self.model.output_dim)
+        return {k: float(found[k]) for k in CLASSIFICATION_METRICS}
+
+    # --- failures and rollback ------------------------------------------------------------
+    def _take_snapshot(self) -> None:
+        """Remember the current point (epoch start or resume point) as the last good one."""
+        self._snapshot = (self.model.copy_weights(), self.state_dict())
+
+    def _rollback(self) -> None:
+        """Weights and trainer state back to the snapshot: a consistent, resumable point."""
+        if self._snapshot is None:
+            return
+        weights, state = self._snapshot
+        self.model.restore_weights(weights)
+        self.load_state_dict(state)
+
+    def _fail(self, what: str, batch: int, n_batches: int) -> None:
+        epoch, step = self._epoch + 1, self._step + 1
+        self._rollback()
+        raise NonFiniteLossError(
+            f"{what} at epoch {epoch}, batch {batch + 1} of {n_batches} (step {step}). "
+            f"Training stopped; the last good weights were kept: {self._describe_position()}.",
+            NON_FINITE_HINT, epoch=epoch, step=step)
+
+    def _describe_position(self) -> str:
+        if self._batch:
+            return f"those at epoch {self._epoch + 1}, batch {self._batch}, where this session resumed"
+        if self._epoch:
+            return f"those from the end of epoch {self._epoch}"
+        return "the weights training started from"
+
+    # --- data checks ----------------------------------------------------------------------
+    def _training_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        X, y = self._pair(X, y, "training")
+        # Mid-epoch, the saved batch order only makes sense for the same rows.
+        if self._batch and self._n_samples not in (None, len(X)):
+            raise DataError(f"The checkpoint stopped mid-epoch on {self._n_samples} training rows, "
+                            f"but {len(X)} were given.",
+                            hint="Resume with the same data and validation split.")
+        self._n_samples = len(X)
+        return X, y
+
+    def _validation_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        if y is None:
+            raise DataError("Validation inputs were given without validation targets.")
+        return self._pair(X, y, "validation")
+
+    def _pair(self, X: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+        # Cast once here rather than per batch inside the model.
+        X = np.ascontiguousarray(X, dtype=self.model.dtype)
+        y = np.asarray(y)
+        if X.ndim != 2 or X.shape[1] != self.model.input_dim:
+            raise DataError(f"The {what} inputs must have shape (n, {self.model.input_dim}), "
+                            f"got {X.shape}.")
+        if len(X) == 0 or len(y) != len(X):
+            raise DataError(f"The {what} data needs matching, non-zero row counts; got {len(X)} "
+                            f"inputs and {len(y)} targets.")
+        return X, y
+
+    def _check_monitor(self, has_validation: bool) -> None:
+        if self.early_stopping is None:
+            return
+        names = ["loss"]
+        if self.train_metrics:
+            names += list(REGRESSION_METRICS if self.task == "regression" else CLASSIFICATION_METRICS)
+        if has_validation:
+            names += ["val_" + n for n in names]
+        if self.early_stopping.monitor not in names:
+            raise ConfigError(f"Cannot monitor '{self.early_stopping.monitor}'. "
+                              f"Expected one of: {', '.join(names)}.",
+                              hint=None if has_validation else "Validation values need validation data.")
+
+    def _adopt_rng(self) -> None:
+        """Point random layers (Dropout) at the trainer's generator, so that one generator
+        state, saved in the trainer state, covers all training randomness."""
+        for layer in self.model.layers:
+            if hasattr(layer, "rng"):
+                layer.rng = self.rng
+
+    # --- state ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything resume needs except the model weights (saved by model_io).
+
+        Consistent between yielded records, after a ``KeyboardInterrupt`` from :meth:`fit`
+        and after a ``NonFiniteLossError`` (then it describes the last good point).
+        """
+        stopping = self.early_stopping
+        return {
+            "format": STATE_FORMAT, "epoch": self._epoch, "batch": self._batch, "step": self._step,
+            "n_samples": self._n_samples, "batch_size": self.batch_size,
+            "rng": self.rng.bit_generator.state, "rng_epoch_start": self._rng_epoch,
+            "epoch_loss_sum": self._loss_sum, "epoch_samples": self._samples,
+            "epoch_train_seconds": self._train_seconds, "last_lr": self._last_lr,
+            "finished": self._finished,
+            "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+            "early_stopping": None if stopping is None else stopping.state_dict(),
+            "history": [dict(row) for row in self.history],
+        }
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` output (set the model weights separately)."""
+        if int(d.get("format", -1)) != STATE_FORMAT:
+            raise ConfigError(f"Unsupported trainer state format {d.get('format')!r}; "
+                              f"expected {STATE_FORMAT}.")
+        if int(d["batch"]) and int(d["batch_size"]) != self.batch_size:
+            raise ConfigError(f"The checkpoint stopped mid-epoch with batch_size {d['batch_size']}, "
+                              f"but this run uses {self.batch_size}.",
+                              hint="Resume with the checkpoint's batch size.")
+        try:
+            self.rng.bit_generator.state = d["rng"]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigError(f"The saved generator state does not fit this run's generator "
+                              f"({type(self.rng.bit_generator).__name__}): {exc}.") from None
+        self._epoch, self._batch, self._step = int(d["epoch"]), int(d["batch"]), int(d["step"])
+        self._n_samples = None if d["n_samples"] is None else int(d["n_samples"])
+        self._rng_epoch = d["rng_epoch_start"]
+        self._loss_sum, self._samples = float(d["epoch_loss_sum"]), int(d["epoch_samples"])
+        self._train_seconds, self._last_lr = float(d["epoch_train_seconds"]), float(d["last_lr"])
+        self._finished = bool(d["finished"])
+        self.optimizer.load_state_dict(d["optimizer"])
+        self.schedule.load_state_dict(d["schedule"])
+        if self.early_stopping is not None and d.get("early_stopping") is not None:
+            self.early_stopping.load_state_dict(d["early_stopping"])
+        self.history = [dict(row) for row in d["history"]]

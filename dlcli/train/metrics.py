@@ -1,0 +1,163 @@
+"""Evaluation metrics for classification and regression, in plain NumPy.
+
+Definitions follow scikit-learn's defaults so numbers can be compared with it: macro
+averages are unweighted means over the classes that occur in ``y_true`` or in the
+predictions, a precision or recall with a zero denominator counts as 0, and ``r2`` of a
+constant target is 1.0 for a perfect fit and 0.0 otherwise. ``mse`` here is the ordinary
+mean squared error (not the 1/(2n) training-loss convention of ``dlcli.nn.losses``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlcli.errors import DataError
+
+LOG_LOSS_EPSILON = 1e-15  # probabilities are clipped to [eps, 1 - eps] before the log
+
+
+def classification_metrics(y_true: Any, proba: Any, n_classes: int) -> dict[str, Any]:
+    """Accuracy, macro precision/recall/F1, log-loss and the confusion matrix.
+
+    Parameters
+    ----------
+    y_true : array ``(n_samples,)`` (or ``(n_samples, 1)``)
+        Integer class labels in ``[0, n_classes)``; ``(n_samples, n_classes)`` one-hot rows
+        are accepted too.
+    proba : array ``(n_samples, n_classes)``, or ``(n_samples,)`` / ``(n_samples, 1)`` for binary
+        Predicted class probabilities; for binary a single column is P(class 1).
+    n_classes : int
+        Number of classes (2 for binary).
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``precision_macro``, ``recall_macro``, ``f1_macro``, ``log_loss``
+        (floats) and ``confusion_matrix`` (list of ``n_classes`` lists; rows are true
+        classes, columns predicted ones).
+
+    Raises
+    ------
+    DataError
+        On empty input, mismatched lengths, bad shapes or labels out of range.
+    """
+    n_classes = int(n_classes)
+    if n_classes < 2:
+        raise DataError(f"n_classes must be >= 2, got {n_classes}.")
+    labels = _labels(y_true, n_classes)
+    P = _class_probabilities(proba, n_classes, len(labels))
+    predicted = np.argmax(P, axis=1)
+    matrix = confusion_matrix(labels, predicted, n_classes)
+    precision, recall, f1 = _macro_scores(matrix)
+    picked = np.clip(P[np.arange(len(labels)), labels], LOG_LOSS_EPSILON, 1.0 - LOG_LOSS_EPSILON)
+    return {
+        "accuracy": float(np.trace(matrix) / len(labels)),
+        "precision_macro": precision,
+        "recall_macro": recall,
+        "f1_macro": f1,
+        "log_loss": float(-np.mean(np.log(picked))),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
+    """MSE, RMSE, MAE and R² of predictions.
+
+    Parameters
+    ----------
+    y_true, y_pred : arrays ``(n_samples,)`` or ``(n_samples, n_outputs)``, same shape
+        after flattening a trailing unit axis.
+
+    Returns
+    -------
+    dict
+        ``mse`` (ordinary mean of squared errors over all values), ``rmse``, ``mae`` and
+        ``r2`` (per output, then averaged uniformly over outputs, as scikit-learn does).
+    """
+    t = _as_2d(y_true, "y_true")
+    p = _as_2d(y_pred, "y_pred")
+    if t.shape != p.shape:
+        raise DataError(f"y_true and y_pred must have the same shape, got {t.shape} and {p.shape}.")
+    if t.shape[0] == 0:
+        raise DataError("Cannot compute metrics on 0 samples.")
+    residual = t - p
+    mse = float(np.mean(residual ** 2))
+    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.mean(np.abs(residual))),
+            "r2": _r2(t, residual)}
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """``(n_classes, n_classes)`` int64 counts; entry ``[i, j]`` = true ``i`` predicted ``j``."""
+    flat = np.bincount(labels * n_classes + predicted, minlength=n_classes * n_classes)
+    return flat.reshape(n_classes, n_classes).astype(np.int64)
+
+
+def _macro_scores(matrix: np.ndarray) -> tuple[float, float, float]:
+    """Macro precision, recall and F1 over classes seen in the truth or the predictions."""
+    true_positive = np.diag(matrix).astype(np.float64)
+    predicted = matrix.sum(axis=0).astype(np.float64)
+    actual = matrix.sum(axis=1).astype(np.float64)
+    present = (predicted + actual) > 0  # a class absent from both would only drag the mean to 0
+    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive),
+                          where=predicted > 0)
+    recall = np.divide(true_positive, actual, out=np.zeros_like(true_positive), where=actual > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(true_positive),
+                   where=denominator > 0)
+    return (float(precision[present].mean()), float(recall[present].mean()),
+            float(f1[present].mean()))
+
+
+def _labels(y_true: Any, n_classes: int) -> np.ndarray:
+    """Integer labels ``(n,)`` from labels, a ``(n, 1)`` column or one-hot rows."""
+    y = np.asarray(y_true)
+    if y.ndim == 2 and y.shape[1] == n_classes:  # one-hot rows
+        y = np.argmax(y, axis=1)
+    elif y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"Class labels must have shape (n,), got {np.shape(y_true)}.")
+    if y.shape[0] == 0:
+        raise DataError("Cannot compute metrics on 0 samples.")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise DataError("Class labels must be whole numbers (class indices).")
+    labels = y.astype(np.int64)
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise DataError(f"Class labels must be in [0, {n_classes}), got values from "
+                        f"{labels.min()} to {labels.max()}.")
+    return labels
+
+
+def _class_probabilities(proba: Any, n_classes: int, n: int) -> np.ndarray:
+    """``(n, n_classes)`` float64 probabilities; a binary column p becomes ``[1 - p, p]``."""
+    P = np.asarray(proba, dtype=np.float64)  # float64 so 1 - eps is representable
+    if n_classes == 2 and (P.ndim == 1 or (P.ndim == 2 and P.shape[1] == 1)):
+        p1 = P.reshape(-1)
+        P = np.stack([1.0 - p1, p1], axis=1)
+    if P.ndim != 2 or P.shape[1] != n_classes:
+        raise DataError(f"Probabilities must have shape (n, {n_classes}), got {np.shape(proba)}.")
+    if P.shape[0] != n:
+        raise DataError(f"{n} labels but {P.shape[0]} rows of probabilities.")
+    return P
+
+
+def _as_2d(values: Any, what: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 1:
+        return array.reshape(-1, 1)
+    if array.ndim != 2:
+        raise DataError(f"{what} must have shape (n,) or (n, k), got {array.shape}.")
+    return array
+
+
+def _r2(t: np.ndarray, residual: np.ndarray) -> float:
+    """Coefficient of determination per output column, averaged uniformly."""
+    ss_res = np.sum(residual ** 2, axis=0)
+    ss_tot = np.sum((t - t.mean(axis=0)) ** 2, axis=0)
+    # A constant target has no variance to explain: perfect fit 1.0, anything else 0.0.
+    scores = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
+                      np.where(ss_res == 0, 1.0, 0.0))
+    return float(np.mean(scores))

@@ -1,0 +1,104 @@
+"""Validation splits and mini-batch orders, drawn only from the generator passed in."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from dlcli.errors import ConfigError, DataError
+
+
+def train_val_split(X: Any, y: Any, val_fraction: float, rng: np.random.Generator,
+                    stratify: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle and split rows into training and validation parts.
+
+    Parameters
+    ----------
+    X : array ``(n_samples, n_features)``
+    y : array ``(n_samples,)`` or ``(n_samples, k)``
+        With ``stratify``, class labels (integers, strings) or one-hot rows.
+    val_fraction : float in ``[0, 1)``
+        Share of rows for validation, rounded to a whole number of rows; 0 gives empty
+        validation arrays.
+    rng : np.random.Generator
+        The only source of randomness.
+    stratify : bool
+        Keep each class's share the same in both parts (classification).
+
+    Returns
+    -------
+    X_train, y_train, X_val, y_val : arrays, rows in shuffled order
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    n = len(X)
+    if len(y) != n:
+        raise DataError(f"X has {n} rows but y has {len(y)}.")
+    if not 0.0 <= float(val_fraction) < 1.0:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}.")
+    if stratify:
+        train_idx, val_idx = _stratified_indices(_class_keys(y), float(val_fraction), rng)
+    else:
+        order = rng.permutation(n)
+        n_val = _val_count(n, float(val_fraction))
+        val_idx, train_idx = order[:n_val], order[n_val:]
+    return X[train_idx], y[train_idx], X[val_idx], y[val_idx]
+
+
+def _val_count(n: int, fraction: float) -> int:
+    """Rows for validation: rounded, but at least one and leaving one for training."""
+    if fraction == 0.0 or n < 2:
+        return 0
+    return min(n - 1, max(1, int(round(fraction * n))))
+
+
+def _class_keys(y: np.ndarray) -> np.ndarray:
+    """One hashable label per row: one-hot rows become their argmax."""
+    if y.ndim == 2 and y.shape[1] > 1:
+        return np.argmax(y, axis=1)
+    return y.reshape(len(y))
+
+
+def _stratified_indices(keys: np.ndarray, fraction: float,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class validation counts by largest remainder, so the total matches the
+    unstratified count and every class keeps its share to within one row."""
+    classes, inverse = np.unique(keys, return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(classes))
+    n_val = _val_count(len(keys), fraction)
+    exact = counts * (n_val / len(keys)) if len(keys) else counts * 0.0
+    per_class = np.floor(exact).astype(np.int64)
+    # Hand the leftover rows to the classes with the largest fractional parts (stable order).
+    leftover = n_val - int(per_class.sum())
+    order = np.argsort(-(exact - per_class), kind="stable")
+    per_class[order[:leftover]] += 1
+    val_parts, train_parts = [], []
+    for c in range(len(classes)):
+        rows = rng.permutation(np.flatnonzero(inverse == c))
+        val_parts.append(rows[:per_class[c]])
+        train_parts.append(rows[per_class[c]:])
+    # Shuffle the concatenations so rows of one class are not grouped together.
+    val_idx = rng.permutation(np.concatenate(val_parts)) if val_parts else np.empty(0, np.int64)
+    train_idx = rng.permutation(np.concatenate(train_parts)) if train_parts else np.empty(0, np.int64)
+    return train_idx, val_idx
+
+
+def epoch_batches(n_samples: int, batch_size: int,
+                  rng: np.random.Generator) -> list[np.ndarray]:
+    """Row indices of each mini-batch of one epoch: a fresh permutation sliced in order.
+
+    The last batch holds the remainder (it is not dropped). Exactly one ``permutation``
+    call is drawn from ``rng``, so the batch order of epoch ``e`` depends only on the
+    generator state at the start of that epoch (what resume relies on).
+    """
+    if int(batch_size) <= 0:
+        raise ConfigError(f"batch_size must be > 0, got {batch_size}.")
+    order = rng.permutation(int(n_samples))
+    return [order[i:i + batch_size] for i in range(0, int(n_samples), int(batch_size))]
+
+
+def iter_minibatches(X: np.ndarray, y: np.ndarray, batch_size: int,
+                     rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(X_batch, y_batch)`` pairs of one epoch in a freshly shuffled order."""
+    for idx in epoch_batches(len(X), batch_size, rng):
+        yield X[idx], y[idx]

@@ -268,6 +268,12 @@ def _identify(f: h5py.File, path: str | Path) -> FileInfo:
             hint=(f"It was written by dlcli {writer}; upgrade with: "
                   f"pip install --upgrade 'dlcli>={writer}'") if writer else
             "Upgrade dlcli: pip install --upgrade dlcli")
+    for present, what in ((fmt.ATTR_MODEL_CONFIG in attrs, f"'{fmt.ATTR_MODEL_CONFIG}' attribute"),
+                          (isinstance(f.get(fmt.WEIGHTS_GROUP), h5py.Group),
+                           f"'{fmt.WEIGHTS_GROUP}' group")):
+        if not present:
+            raise ModelFileError(f"'{path}' cannot be loaded: it has no {what}.",
+                                 hint="The file is damaged; save or copy it again.")
     created = fmt.text(attrs[fmt.ATTR_CREATED]) if fmt.ATTR_CREATED in attrs else None
     return FileInfo(name, version, writer, created, keras_version)
 

@@ -48,6 +48,11 @@ def save_model(path: str | Path, model: Any, *, schema: dict[str, Any] | None = 
     """
     if not getattr(model, "built", False):
         raise ConfigError(f"Model '{model.name}' is not built: build it before saving.")
+    for layer in model.layers:
+        if not layer.name or "/" in layer.name or layer.name == ".":
+            # The name becomes an HDF5 group; Keras forbids '/' in layer names too.
+            raise ConfigError(f"Layer name {layer.name!r} cannot be saved: names must be "
+                              "non-empty and contain no '/'.")
     with atomic_path(path) as temp:
         # Default libver ("earliest"): files stay readable by HDF5 1.8/1.10 tools (h5dump).
         with h5py.File(temp, "w") as f:

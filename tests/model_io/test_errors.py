@@ -154,3 +154,15 @@ def test_summary_and_warm_start_validate_too(tmp_path: Path, model_path: Path) -
         load_weights_into(make_model(), model_path)
     assert info.value.message == (f"Cannot load weights from '{model_path}': layer 'dense' "
                                   "weight 'kernel': expected shape (5, 8), found (5, 9).")
+
+
+@pytest.mark.parametrize("part, what", [("model_config", "'model_config' attribute"),
+                                        ("model_weights", "'model_weights' group")])
+def test_missing_keras_part(model_path: Path, part: str, what: str) -> None:
+    save_model(model_path, make_model())
+    with h5py.File(model_path, "a") as f:
+        if part in f.attrs:
+            del f.attrs[part]
+        else:
+            del f[part]
+    assert load_error(model_path).message == f"'{model_path}' cannot be loaded: it has no {what}."

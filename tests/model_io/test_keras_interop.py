@@ -26,7 +26,10 @@ if "KERAS_BACKEND" not in os.environ:
         if importlib.util.find_spec(_backend) is not None:
             os.environ["KERAS_BACKEND"] = _backend
             break
-keras = pytest.importorskip("keras")
+try:
+    import keras
+except ImportError as exc:  # Keras absent, or its backend (torch, jax) missing
+    pytest.skip(f"Keras is not usable here: {exc}", allow_module_level=True)
 
 # Keras' own NumPy 2 deprecation noise is not ours to fix.
 pytestmark = [pytest.mark.keras, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

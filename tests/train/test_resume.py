@@ -1,0 +1,130 @@
+"""Resume reproduces the uninterrupted run's final weights bit for bit.
+
+The model has Dropout (generator draws), BatchNormalization (moving statistics), Adam
+(moments, step count), a cosine schedule with warm-up and early stopping with best weights;
+the last batch of each epoch is partial. The trainer state makes a trip through the model
+file's generic state store, as a real checkpoint does.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+
+from dlcli.model_io.state_tree import read_tree, write_tree
+
+from .conftest import classifier, make_trainer
+
+EPOCHS = 6
+
+
+def stored(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` after writing it to and reading it from an in-memory HDF5 file."""
+    with h5py.File("state.h5", "w", driver="core", backing_store=False) as f:
+        write_tree(f.create_group("training_state"), state)
+        return read_tree(f["training_state"])
+
+
+def weights_of(model: Any) -> dict[str, dict[str, np.ndarray]]:
+    return {name: dict(pairs) for name, pairs in model.get_weights().items()}
+
+
+def assert_same_weights(a: Any, b: Any) -> None:
+    wa, wb = a.copy_weights(), b.copy_weights()
+    assert len(wa) == len(wb)
+    assert all(np.array_equal(x, y) for x, y in zip(wa, wb))
+
+
+def reference(data: Any) -> Any:
+    X, y, Xv, yv = data
+    model = classifier(seed=1)
+    records = list(make_trainer(model, seed=2, epochs=EPOCHS).fit(X, y, Xv, yv))
+    assert len(records) == EPOCHS
+    return model, records
+
+
+def resume(data: Any, state: dict[str, Any], weights: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """A fresh process's view: other seeds everywhere, then the checkpoint loaded."""
+    X, y, Xv, yv = data
+    model = classifier(seed=99)
+    model.set_weights(weights)
+    trainer = make_trainer(model, seed=98, epochs=EPOCHS)
+    trainer.load_state_dict(stored(state))
+    return model, list(trainer.fit(X, y, Xv, yv)), trainer
+
+
+def test_resume_at_an_epoch_boundary_is_bit_exact(data) -> None:
+    expected, expected_records = reference(data)
+    X, y, Xv, yv = data
+    model = classifier(seed=1)
+    trainer = make_trainer(model, seed=2, epochs=EPOCHS)
+    for record in trainer.fit(X, y, Xv, yv):
+        if record.epoch == 3:
+            state, weights = trainer.state_dict(), weights_of(model)
+            break
+    resumed, records, trainer = resume(data, state, weights)
+    assert [r.epoch for r in records] == [4, 5, 6]
+    assert [r.val_loss for r in records] == [r.val_loss for r in expected_records[3:]]
+    assert len(trainer.history) == EPOCHS
+    assert_same_weights(resumed, expected)
+
+
+def interrupt_at(step: int) -> Any:
+    """A grad hook that delivers a real SIGINT while step ``step`` is in progress."""
+    count = {"n": 0}
+
+    def hook(grads: list[np.ndarray]) -> None:
+        count["n"] += 1
+        if count["n"] == step:
+            signal.raise_signal(signal.SIGINT)
+    return hook
+
+
+@pytest.mark.parametrize("step", [3, 6, 18])  # mid-epoch, after an epoch's last batch, later
+def test_resume_after_ctrl_c_mid_epoch_is_bit_exact(data, step) -> None:
+    expected, _ = reference(data)
+    X, y, Xv, yv = data
+    model = classifier(seed=1)
+    trainer = make_trainer(model, seed=2, epochs=EPOCHS, grad_hook=interrupt_at(step))
+    with pytest.raises(KeyboardInterrupt):
+        for _ in trainer.fit(X, y, Xv, yv):
+            pass
+    state = trainer.state_dict()
+    assert state["step"] == step  # the batch in progress was completed, then stopped
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    resumed, _, _ = resume(data, state, weights_of(model))
+    assert_same_weights(resumed, expected)
+
+
+def test_keyboard_interrupt_raised_inside_a_step_rolls_back_to_a_resumable_point(data) -> None:
+    expected, _ = reference(data)
+    X, y, Xv, yv = data
+
+    def hook(grads: list[np.ndarray]) -> None:
+        hook.n += 1  # type: ignore[attr-defined]
+        if hook.n == 10:  # type: ignore[attr-defined]
+            raise KeyboardInterrupt  # not a signal: nothing can defer it
+    hook.n = 0  # type: ignore[attr-defined]
+    model = classifier(seed=1)
+    trainer = make_trainer(model, seed=2, epochs=EPOCHS, grad_hook=hook)
+    with pytest.raises(KeyboardInterrupt):
+        list(trainer.fit(X, y, Xv, yv))
+    state = trainer.state_dict()
+    assert (state["epoch"], state["batch"]) == (1, 0)  # 6 steps per epoch: back to epoch 2's start
+    resumed, _, _ = resume(data, state, weights_of(model))
+    assert_same_weights(resumed, expected)
+
+
+def test_warm_start_is_just_set_weights_before_fit(data) -> None:
+    X, y, Xv, yv = data
+    source, _ = reference(data)
+    model = classifier(seed=5)
+    model.set_weights(weights_of(source))
+    trainer = make_trainer(model, seed=6, epochs=3)
+    records = list(trainer.fit(X, y, Xv, yv))
+    assert [r.epoch for r in records] == [1, 2, 3]  # trains afresh: new counters, new history
+    assert trainer.state_dict()["optimizer"]["iterations"] == 18

@@ -9,7 +9,7 @@ datasets because HDF5 attributes are limited to 64 KiB.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,6 @@ class LoadedModel:
     created: str | None = None
     keras_version: str | None = None
     path: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def text(value: Any) -> str:

@@ -262,20 +262,29 @@ def _identify(f: h5py.File, path: str | Path) -> FileInfo:
     version = _format_version(attrs.get(fmt.ATTR_FORMAT_VERSION), path)
     writer = fmt.text(attrs[fmt.ATTR_DLCLI_VERSION]) if fmt.ATTR_DLCLI_VERSION in attrs else None
     if version > fmt.FORMAT_VERSION:
-        raise ModelFileError(
-            f"'{path}' uses model format version {version}, but dlcli {__version__} reads "
-            f"versions 1 to {fmt.FORMAT_VERSION}.",
-            hint=(f"It was written by dlcli {writer}; upgrade with: "
-                  f"pip install --upgrade 'dlcli>={writer}'") if writer else
-            "Upgrade dlcli: pip install --upgrade dlcli")
-    for present, what in ((fmt.ATTR_MODEL_CONFIG in attrs, f"'{fmt.ATTR_MODEL_CONFIG}' attribute"),
-                          (isinstance(f.get(fmt.WEIGHTS_GROUP), h5py.Group),
-                           f"'{fmt.WEIGHTS_GROUP}' group")):
+        raise _too_new(path, version, writer)
+    _check_keras_parts(f, path)
+    created = fmt.text(attrs[fmt.ATTR_CREATED]) if fmt.ATTR_CREATED in attrs else None
+    return FileInfo(name, version, writer, created, keras_version)
+
+
+def _too_new(path: str | Path, version: int, writer: str | None) -> ModelFileError:
+    """The error for a file from a later format; the hint names the release to install."""
+    hint = "Upgrade dlcli: pip install --upgrade dlcli"
+    if writer:
+        hint = f"It was written by dlcli {writer}; upgrade with: pip install --upgrade 'dlcli>={writer}'"
+    return ModelFileError(f"'{path}' uses model format version {version}, but dlcli "
+                          f"{__version__} reads versions 1 to {fmt.FORMAT_VERSION}.", hint=hint)
+
+
+def _check_keras_parts(f: h5py.File, path: str | Path) -> None:
+    """A dlcli file must carry the Keras architecture and weights it is built from."""
+    parts = ((fmt.ATTR_MODEL_CONFIG in f.attrs, f"'{fmt.ATTR_MODEL_CONFIG}' attribute"),
+             (isinstance(f.get(fmt.WEIGHTS_GROUP), h5py.Group), f"'{fmt.WEIGHTS_GROUP}' group"))
+    for present, what in parts:
         if not present:
             raise ModelFileError(f"'{path}' cannot be loaded: it has no {what}.",
                                  hint="The file is damaged; save or copy it again.")
-    created = fmt.text(attrs[fmt.ATTR_CREATED]) if fmt.ATTR_CREATED in attrs else None
-    return FileInfo(name, version, writer, created, keras_version)
 
 
 def _format_version(value: Any, path: str | Path) -> int:

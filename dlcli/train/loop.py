@@ -122,7 +122,9 @@ class Trainer:
         self._adopt_rng()
         params, grads = self.model.parameters(), self.model.gradients()
         while not self._finished and self._epoch < self.epochs:
-            with self._interrupt:
+            # Divergence is detected and reported as a typed error: NumPy's overflow warnings
+            # would only be noise on stderr.
+            with self._interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 record = self._run_epoch(X, y, val, params, grads)
             yield record
             # A Ctrl-C during the epoch-end evaluation is delivered after its record.

@@ -54,6 +54,10 @@ class DlcliGroup(TyperGroup):
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`dlcli predict … | head`): stop quietly, like other Unix tools.
+            _silence_stdout()
+            raise typer.Exit(EXIT_OK) from None
         except OSError as exc:
             if debug_enabled(ctx):
                 raise
@@ -65,6 +69,15 @@ class DlcliGroup(TyperGroup):
             report_error(f"Unexpected internal error: {type(exc).__name__}: {exc}",
                          "Run again with --debug for the traceback, and report it as a bug.")
             raise typer.Exit(EXIT_FAILURE) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so Python's exit-time flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _is_click_signal(exc: Exception) -> bool:

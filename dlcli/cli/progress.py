@@ -17,7 +17,7 @@ def epoch_line(record: Any, total: int) -> str:
         parts.append(f"val_loss {render.fmt(record.val_loss)}")
     parts += [f"val_{k} {render.fmt(v)}" for k, v in record.val_metrics.items() if k in SHOWN_METRICS]
     parts.append(f"lr {record.lr:.1e}")
-    parts.append(f"{record.seconds:.2f}s")
+    parts.append(f"{record.seconds:.2f}s" if record.seconds >= 1 else f"{record.seconds * 1000:.0f}ms")
     parts.append(f"{record.samples_per_second:,.0f} samples/s")
     if record.improved:
         parts.append("*")

@@ -61,29 +61,16 @@ def prepare_training_data(path: str | Path, target: str, *, task: str, val_split
 
 def _split(n: int, raw_target: np.ndarray, schema: Schema, fraction: float,
            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    if fraction <= 0:
-        return np.arange(n), np.arange(0)
-    n_val = int(round(n * fraction))
-    if n_val < 1 or n - n_val < 1:
+    """Row indices of the training and validation parts (stratified for classes)."""
+    from dlcli.train.splits import train_val_split
+
+    if 0 < fraction and (round(n * fraction) < 1 or n - round(n * fraction) < 1):
         raise DataError(f"Cannot hold out {fraction:g} of {n} rows for validation.",
                         hint="Use more data, or --val-split 0 to train without a validation set.")
-    if not schema.is_classification:
-        order = rng.permutation(n)
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
-    return _stratified(np.array([_label_key(v) for v in raw_target]), fraction, rng)
-
-
-def _stratified(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Each class contributes ``fraction`` of its rows (rounded) to validation, at least one if it has two."""
-    val_parts = []
-    for label in np.unique(labels):
-        rows = rng.permutation(np.flatnonzero(labels == label))
-        k = int(round(len(rows) * fraction))
-        k = min(max(k, 1 if len(rows) > 1 else 0), len(rows) - 1)
-        val_parts.append(rows[:k])
-    val = np.sort(np.concatenate(val_parts))
-    train = np.setdiff1d(np.arange(len(labels)), val)
-    return train, val
+    keys = np.array([_label_key(v) for v in raw_target]) if schema.is_classification else np.zeros(n)
+    train, _, val, _ = train_val_split(np.arange(n).reshape(-1, 1), keys, fraction, rng,
+                                       stratify=schema.is_classification)
+    return np.sort(train[:, 0]), np.sort(val[:, 0])
 
 
 def _take(table: Table, idx: np.ndarray) -> Table:

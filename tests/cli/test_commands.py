@@ -228,4 +228,4 @@ def test_inspect_json(cli, iris_model: Path) -> None:  # type: ignore[no-untyped
 def test_inspect_human(cli, iris_model: Path) -> None:  # type: ignore[no-untyped-def]
     result = cli("inspect", iris_model)
     assert result.exit_code == 0, result
-    assert "trainable parameters: 2,435" in result.stdout and "classes: setosa, versicolor, virginica" in result.stdout
+    assert "trainable parameters: 2,499" in result.stdout and "classes: setosa, versicolor, virginica" in result.stdout

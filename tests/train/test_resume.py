@@ -84,7 +84,7 @@ def interrupt_at(step: int) -> Any:
     return hook
 
 
-@pytest.mark.parametrize("step", [3, 6, 18])  # mid-epoch, after an epoch's last batch, later
+@pytest.mark.parametrize("step", [3, 6, 16])  # mid-epoch 1, after its last batch, mid-epoch 3
 def test_resume_after_ctrl_c_mid_epoch_is_bit_exact(data, step) -> None:
     expected, _ = reference(data)
     X, y, Xv, yv = data

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from dlcli.errors import ConfigError, DataError, NonFiniteLossError
+from dlcli.nn.optimizers import clip_by_global_norm
 
 from .early_stopping import EarlyStopping
 from .interrupts import DeferredInterrupt
@@ -161,8 +162,10 @@ class Trainer:
     def _epoch_batches(self, n: int) -> list[np.ndarray]:
         """This epoch's batch order; mid-epoch, redrawn from the epoch's saved start state."""
         if self._batch == 0:
-            self._rng_epoch = self.rng.bit_generator.state
+            self._rng_epoch = dict(self.rng.bit_generator.state)
             return epoch_batches(n, self.batch_size, self.rng)
+        if self._rng_epoch is None:
+            raise ConfigError("The trainer state stops mid-epoch but lacks the epoch's generator state.")
         now = self.rng.bit_generator.state
         self.rng.bit_generator.state = self._rng_epoch
         batches = epoch_batches(n, self.batch_size, self.rng)
@@ -177,8 +180,6 @@ class Trainer:
         if self.grad_hook is not None:
             self.grad_hook(grads)
         if self.clip_norm is not None:
-            from dlcli.nn.optimizers import clip_by_global_norm
-
             norm = clip_by_global_norm(grads, self.clip_norm)
             if not math.isfinite(norm):
                 self._fail(f"The gradient norm became {norm}", batch, n_batches)

@@ -128,3 +128,22 @@ def test_warm_start_is_just_set_weights_before_fit(data) -> None:
     records = list(trainer.fit(X, y, Xv, yv))
     assert [r.epoch for r in records] == [1, 2, 3]  # trains afresh: new counters, new history
     assert trainer.state_dict()["optimizer"]["iterations"] == 18
+
+
+def test_ctrl_c_during_epoch_end_evaluation_arrives_after_the_record(data) -> None:
+    X, y, Xv, yv = data
+    model = classifier(seed=1)
+    evaluate = model.evaluate_loss
+
+    def evaluate_then_interrupt(*args: Any, **kwargs: Any) -> float:
+        signal.raise_signal(signal.SIGINT)
+        return evaluate(*args, **kwargs)
+    model.evaluate_loss = evaluate_then_interrupt  # type: ignore[method-assign]
+    trainer = make_trainer(model, seed=2, epochs=EPOCHS)
+    records = trainer.fit(X, y, Xv, yv)
+    assert next(records).epoch == 1  # the epoch completes and is reported
+    with pytest.raises(KeyboardInterrupt):
+        next(records)
+    state = trainer.state_dict()
+    assert (state["epoch"], state["batch"], len(state["history"])) == (1, 0, 1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

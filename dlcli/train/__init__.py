@@ -8,7 +8,7 @@ from .early_stopping import EarlyStopping
 from .loop import Trainer
 from .metrics import classification_metrics, regression_metrics
 from .record import EpochRecord
-from .splits import epoch_batches, iter_minibatches, train_val_split
+from .splits import epoch_batches, iter_minibatches, train_val_indices, train_val_split
 
 __all__ = ["EarlyStopping", "EpochRecord", "Trainer", "classification_metrics", "epoch_batches",
-           "iter_minibatches", "regression_metrics", "train_val_split"]
+           "iter_minibatches", "regression_metrics", "train_val_indices", "train_val_split"]

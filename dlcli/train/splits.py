@@ -31,18 +31,26 @@ def train_val_split(X: Any, y: Any, val_fraction: float, rng: np.random.Generato
     X_train, y_train, X_val, y_val : arrays, rows in shuffled order
     """
     X, y = np.asarray(X), np.asarray(y)
-    n = len(X)
-    if len(y) != n:
-        raise DataError(f"X has {n} rows but y has {len(y)}.")
+    if len(y) != len(X):
+        raise DataError(f"X has {len(X)} rows but y has {len(y)}.")
+    train_idx, val_idx = train_val_indices(y, val_fraction, rng, stratify)
+    return X[train_idx], y[train_idx], X[val_idx], y[val_idx]
+
+
+def train_val_indices(y: Any, val_fraction: float, rng: np.random.Generator,
+                      stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train_idx, val_idx)`` of the split :func:`train_val_split` makes.
+
+    For callers that split several parallel columns (a table) rather than one ``X``.
+    """
+    y = np.asarray(y)
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}.")
     if stratify:
-        train_idx, val_idx = _stratified_indices(_class_keys(y), float(val_fraction), rng)
-    else:
-        order = rng.permutation(n)
-        n_val = _val_count(n, float(val_fraction))
-        val_idx, train_idx = order[:n_val], order[n_val:]
-    return X[train_idx], y[train_idx], X[val_idx], y[val_idx]
+        return _stratified_indices(_class_keys(y), float(val_fraction), rng)
+    order = rng.permutation(len(y))
+    n_val = _val_count(len(y), float(val_fraction))
+    return order[n_val:], order[:n_val]
 
 
 def _val_count(n: int, fraction: float) -> int:

@@ -54,3 +54,12 @@ def test_batches_reshuffle_each_epoch_and_cover_all_rows() -> None:
     assert [len(b) for b in first] == [4, 4, 2]
     assert sorted(np.concatenate(first).tolist()) == list(range(10))
     assert not np.array_equal(np.concatenate(first), np.concatenate(second))
+
+
+def test_indices_match_the_array_split() -> None:
+    from dlcli.train.splits import train_val_indices
+
+    y = np.repeat([0, 1], [12, 8])
+    train_idx, val_idx = train_val_indices(y, 0.25, np.random.default_rng(4), stratify=True)
+    Xt, _, Xv, _ = train_val_split(np.arange(20).reshape(-1, 1), y, 0.25, np.random.default_rng(4), True)
+    assert np.array_equal(Xt[:, 0], train_idx) and np.array_equal(Xv[:, 0], val_idx)

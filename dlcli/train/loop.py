@@ -64,12 +64,16 @@ class Trainer:
         modify the arrays in place (e.g. average them across processes).
     train_metrics : bool
         Compute metrics on the training set at each epoch end (one inference pass).
+    unscale : callable, optional
+        Regression only: maps targets and outputs ``(n, k)`` back to the user's units before
+        the metrics (e.g. undoing target standardisation); losses stay in training units.
     """
 
     def __init__(self, model: Any, optimizer: Any, schedule: Any, *, epochs: int,
                  batch_size: int, rng: np.random.Generator, task: str,
                  early_stopping: EarlyStopping | None = None, clip_norm: float | None = None,
-                 grad_hook: GradHook | None = None, train_metrics: bool = True) -> None:
+                 grad_hook: GradHook | None = None, train_metrics: bool = True,
+                 unscale: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         if int(epochs) <= 0:
             raise ConfigError(f"epochs must be > 0, got {epochs}.")
         if int(batch_size) <= 0:
@@ -84,6 +88,7 @@ class Trainer:
         self.clip_norm = None if clip_norm is None else float(clip_norm)
         self.grad_hook = grad_hook
         self.train_metrics = bool(train_metrics)
+        self.unscale = unscale
         self.history: list[dict[str, Any]] = []
         self._interrupt = DeferredInterrupt()
         self._snapshot: tuple[list[np.ndarray], dict[str, Any]] | None = None
@@ -244,7 +249,10 @@ class Trainer:
         """Metrics of the model's inference outputs on ``X`` (floats only, no matrix)."""
         outputs = self.model.predict(X)
         if self.task == "regression":
-            return regression_metrics(np.asarray(y).reshape(outputs.shape), outputs)
+            targets = np.asarray(y).reshape(outputs.shape)
+            if self.unscale is not None:
+                targets, outputs = self.unscale(targets), self.unscale(outputs)
+            return regression_metrics(targets, outputs)
         if self.task == "binary":
             found = classification_metrics(y, outputs.reshape(-1), 2)
         else:

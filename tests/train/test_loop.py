@@ -68,6 +68,24 @@ def test_regression_without_validation() -> None:
     assert last.metrics["r2"] > 0.999 and last.metrics["mse"] < 1e-3
 
 
+def test_unscale_reports_regression_metrics_in_user_units() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(32, 2))
+    y = X @ np.array([[1.0], [2.0]])
+
+    def first_record(**kwargs):
+        model = Sequential([Dense(1)], 2, loss="mse").build(np.random.default_rng(1))
+        trainer = Trainer(model, get_optimizer("sgd"), get_schedule("constant", lr=0.1), epochs=1,
+                          batch_size=8, rng=np.random.default_rng(2), task="regression", **kwargs)
+        return next(trainer.fit(X, y))
+
+    plain, scaled = first_record(), first_record(unscale=lambda v: 10.0 * v + 5.0)
+    assert scaled.loss == plain.loss  # training is untouched
+    assert scaled.metrics["mse"] == pytest.approx(100 * plain.metrics["mse"])
+    assert scaled.metrics["mae"] == pytest.approx(10 * plain.metrics["mae"])
+    assert scaled.metrics["r2"] == pytest.approx(plain.metrics["r2"])
+
+
 def test_non_finite_loss_keeps_the_last_good_weights(data) -> None:
     X, y, Xv, yv = data
     model = classifier(1)

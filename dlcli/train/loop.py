@@ -5,10 +5,15 @@ One optimizer step is: training forward/backward on a mini-batch → non-finite 
 gradients here) → clipping by global norm → ``optimizer.step`` with the schedule's rate.
 
 Resume: :meth:`Trainer.state_dict` captures the position (epoch, batch, global step), the
-generator state at the start of the epoch (to redraw the epoch's batch order) and now,
-optimizer, schedule and early-stopping state and history. Together with the model weights
-(saved separately by ``dlcli.model_io``) that reproduces the uninterrupted run exactly, at
-an epoch boundary or mid-epoch after a ``KeyboardInterrupt``.
+generator's current state and its state at the start of the epoch (to redraw that epoch's
+batch order), the optimizer, schedule and early-stopping state, and the history. With the
+model weights (saved separately by ``dlcli.model_io``) that reproduces the uninterrupted run
+exactly, from an epoch boundary or from mid-epoch after a ``KeyboardInterrupt`` (Ctrl-C is
+deferred to the end of the batch in progress, see :mod:`.interrupts`).
+
+Failure: at each epoch start (or resume point) the trainer snapshots weights and state; a
+non-finite loss, gradient norm or weight rolls both back to it before raising, so the model
+holds the last good weights and :meth:`Trainer.state_dict` is a valid checkpoint again.
 """
 
 from __future__ import annotations

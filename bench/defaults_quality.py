@@ -55,9 +55,9 @@ def sklearn_scores(X_tr, y_tr, X_te, y_te, regression: bool, seed: int) -> dict[
         warnings.simplefilter("ignore")
         if regression:
             ridge = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(X_tr, y_tr)
-            mlp = make_pipeline(StandardScaler(), MLPRegressor((64, 32), max_iter=200, random_state=seed)).fit(X_tr, y_tr)
+            mlp = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(64, 32), max_iter=200, random_state=seed)).fit(X_tr, y_tr)
             return {"ridge": ridge.score(X_te, y_te), "MLPRegressor 200 epochs": mlp.score(X_te, y_te)}
-        mlp = make_pipeline(StandardScaler(), MLPClassifier((64, 32), max_iter=300, random_state=seed)).fit(X_tr, y_tr)
+        mlp = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(64, 32), max_iter=300, random_state=seed)).fit(X_tr, y_tr)
         return {"MLPClassifier": mlp.score(X_te, y_te)}
 
 

@@ -44,7 +44,7 @@ class DataConfig:
 class ModelConfig:
     hidden: list[int] = field(default_factory=lambda: [64, 32])
     activation: str = "relu"
-    dropout: float = 0.0
+    dropout: float = 0.3
     batch_norm: bool = False
     loss: str = "auto"
     dtype: str = "float32"
@@ -56,7 +56,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     optimizer: str = "adamw"
-    weight_decay: float = 1e-3
+    weight_decay: float = 0.3
     schedule: str = "constant"
     warmup_epochs: int = 0
     clip_norm: float = 0.0
@@ -64,6 +64,7 @@ class TrainConfig:
     min_delta: float = 0.0
     monitor: str = "val_loss"
     restore_best: bool = True
+    refit: bool = True
     checkpoint_every: int = 10
     seed: int = 0
 

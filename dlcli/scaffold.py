@@ -71,13 +71,13 @@ def render_config(summary: DataSummary | None, data_path: str = "") -> str:
               f'task = "{s.task if s else "auto"}"          # auto, binary, multiclass or regression',
               "val_split = 0.2         # held out (shuffled, stratified for classes) for early stopping", ""]
     lines += ["[model]", f"hidden = {hidden_for(s)}       # hidden layer widths",
-              'activation = "relu"', "dropout = 0.0", "batch_norm = false",
+              'activation = "relu"', "dropout = 0.3           # after each hidden layer; regularises small tables", "batch_norm = false",
               f'loss = "{s.loss if s else "auto"}"' + ("" if s else "           # auto: from the task"), ""]
     lines += ["[train]", "epochs = 300            # an upper bound: early stopping usually ends sooner",
               "batch_size = 32", "lr = 0.001", 'optimizer = "adamw"      # sgd, momentum, nesterov, adam, adamw, rmsprop',
-              "weight_decay = 0.001", 'schedule = "constant"    # constant, step, exponential, cosine, reduce_on_plateau',
+              "weight_decay = 0.3       # decoupled (AdamW): w -= lr * weight_decay * w each step", 'schedule = "constant"    # constant, step, exponential, cosine, reduce_on_plateau',
               "patience = 20           # epochs without val_loss improvement before stopping (0: off)",
-              "restore_best = true", "checkpoint_every = 10", "seed = 0", ""]
+              "restore_best = true", "refit = true            # retrain on all rows for the best epoch count", "checkpoint_every = 10", "seed = 0", ""]
     lines += ["[output]", 'out = ""                # run directory; empty: runs/<name>-N, never overwritten', "",
               "[remote]", 'url = ""                # default for push/pull, e.g. "s3://bucket/project"',
               'push_to = ""            # upload checkpoints and runs here while training',

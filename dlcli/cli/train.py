@@ -68,18 +68,21 @@ def train(
         return
     run = prepare_training(cfg, resume=resume, init_from=init_from, force=force)
     render.log(f"Training {run.describe()} → {run.run_dir}", quiet)
-    progress = EpochProgress(run.total_epochs, run.start_epoch, quiet=quiet or json_ and not render.stderr_is_terminal())
+    progress = EpochProgress(run.total_epochs, run.start_epoch, quiet=quiet)
     try:
         with progress:
             for record in run.records():
                 progress.update(record)
+        plan = run.refit_plan()
+        if plan:
+            render.log(plan, quiet)
+        result = run.finish()
     except KeyboardInterrupt:
         checkpoint = run.save_interrupt_checkpoint()
         raise Interrupted(
             f"Training interrupted; checkpoint saved to {checkpoint}.",
             hint=f"Resume with: dlcli train --resume {shlex.quote(str(checkpoint))}",
         ) from None
-    result = run.finish()
     if json_:
         render.emit_json(result.to_json())
     else:

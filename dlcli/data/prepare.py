@@ -62,15 +62,14 @@ def prepare_training_data(path: str | Path, target: str, *, task: str, val_split
 def _split(n: int, raw_target: np.ndarray, schema: Schema, fraction: float,
            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of the training and validation parts (stratified for classes)."""
-    from dlcli.train.splits import train_val_split
+    from dlcli.train.splits import train_val_indices
 
     if 0 < fraction and (round(n * fraction) < 1 or n - round(n * fraction) < 1):
         raise DataError(f"Cannot hold out {fraction:g} of {n} rows for validation.",
                         hint="Use more data, or --val-split 0 to train without a validation set.")
     keys = np.array([_label_key(v) for v in raw_target]) if schema.is_classification else np.zeros(n)
-    train, _, val, _ = train_val_split(np.arange(n).reshape(-1, 1), keys, fraction, rng,
-                                       stratify=schema.is_classification)
-    return np.sort(train[:, 0]), np.sort(val[:, 0])
+    train, val = train_val_indices(keys, fraction, rng, stratify=schema.is_classification)
+    return np.sort(train), np.sort(val)
 
 
 def _take(table: Table, idx: np.ndarray) -> Table:

@@ -66,14 +66,17 @@ def prepare_training(cfg: Config, *, resume: Path | None = None, init_from: Path
     else:
         run_dir = RunDirectory.create(cfg, force)
         run_dir.write_config(to_toml(cfg))
-    return TrainingRun(cfg, data, model, trainer, run_dir)
+    return TrainingRun(cfg, data, model, trainer, run_dir, seeds)
 
 
 class TrainingRun:
     """An iterable training run writing into its run directory."""
 
-    def __init__(self, cfg: Config, data: TrainingData, model: Any, trainer: Any, run_dir: RunDirectory) -> None:
+    def __init__(self, cfg: Config, data: TrainingData, model: Any, trainer: Any, run_dir: RunDirectory,
+                 seeds: list[np.random.SeedSequence]) -> None:
         self.cfg, self.data, self.model, self.trainer, self.dir = cfg, data, model, trainer, run_dir
+        self._seeds = seeds
+        self._selected_checkpoint: Path | None = None  # set while refitting
         self.history: list[dict[str, Any]] = list(getattr(trainer, "history", []) or [])
         self.start_epoch = len(self.history)
         self.total_epochs = cfg.train.epochs
@@ -107,26 +110,61 @@ class TrainingRun:
             exc.hint = f"{exc.hint or ''} The last good weights are in {path}.".strip()
             raise
 
+    def refit_plan(self) -> str | None:
+        """What :meth:`finish` will retrain, for the caller to announce; ``None`` if nothing."""
+        best = _best_epoch(self.history, self.trainer)
+        if not (self.cfg.train.refit and self.data.X_val is not None and best):
+            return None
+        rows = len(self.data.X_train) + len(self.data.X_val)
+        return f"Refitting on all {rows} rows (training + validation) for the best epoch count, {best}."
+
     def save_interrupt_checkpoint(self) -> Path:
-        """A checkpoint of the state at the last completed batch, for ``--resume``."""
+        """A checkpoint of the state at the last completed batch, for ``--resume``.
+
+        During the refit the selection run is complete: its final checkpoint resumes into a
+        fresh refit, so that one is returned.
+        """
+        if self._selected_checkpoint is not None:
+            return self._selected_checkpoint
         return self._save_checkpoint(self.dir.checkpoint_path(None, "interrupted"))
 
     def finish(self) -> TrainResult:
-        """Save the final (best) model and report."""
+        """Evaluate the selected model, refit on all rows if configured, save, and report."""
         from dlcli.inference import Predictor, evaluate_arrays
 
         metrics: dict[str, float] = {}
         if self.data.X_val is not None:
+            # Rows the selected model never trained on: an honest estimate, also for the refit.
             predictor = Predictor(self.model, self.data.schema, {}, "")
             metrics = evaluate_arrays(predictor, self.data.X_val, self.data.y_val).metrics
         best = _best_epoch(self.history, self.trainer)
-        self._save_model(self.dir.model_path, metrics=metrics, best_epoch=best)
+        refit = self._refit(best) if self.cfg.train.refit and self.data.X_val is not None and best else None
+        self._save_model(self.dir.model_path, metrics=metrics, best_epoch=best, refit=refit)
         self.dir.write_metrics(metrics)
         seconds = sum(h["seconds"] for h in self.history)
         samples = sum(h["seconds"] * h["samples_per_second"] for h in self.history)
         pushed = self._finish_push()
         return TrainResult(str(self.dir.model_path), str(self.dir.path), len(self.history), best, self.history,
                            metrics, samples / seconds if seconds else 0.0, time.perf_counter() - self._started, pushed)
+
+    def _refit(self, epochs: int) -> dict[str, Any]:
+        """Retrain from the same initialisation on training + validation rows for ``epochs`` epochs."""
+        self._selected_checkpoint = self._save_checkpoint(self.dir.checkpoint_path(None, "selected"))
+        X = np.concatenate([self.data.X_train, self.data.X_val])
+        y = np.concatenate([self.data.y_train, self.data.y_val])
+        model = build_model(self.cfg, self.data.schema, X, np.random.default_rng(self._seeds[1]))
+        trainer = build_trainer(self.cfg, model, build_optimizer(self.cfg), build_schedule(self.cfg),
+                                np.random.default_rng(self._seeds[2]), self.data.schema, epochs=epochs)
+        try:
+            for _ in trainer.fit(X, y):
+                pass
+        except NonFiniteLossError as exc:
+            # The selected model is sound; keep it rather than fail the whole run.
+            self._selected_checkpoint = None
+            return {"epochs": epochs, "rows": len(X), "used": False, "reason": exc.message}
+        self.model = model
+        self._selected_checkpoint = None
+        return {"epochs": epochs, "rows": len(X), "used": True}
 
     # ---- files ----------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ def test_init_train_eval_predict_inspect(tmp_path: Path) -> None:
     predictions = dlcli("predict", model, data, cwd=project).stdout.splitlines()
     assert predictions[0] == "churned" and set(predictions[1:]) <= {"yes", "no"} and len(predictions) == 601
     summary = json.loads(dlcli("inspect", model, "--json", cwd=project).stdout)
-    assert summary["preprocessing"]["task"] == "binary"
+    assert summary["schema"]["task"] == "binary"
     piped = subprocess.run(f"head -5 {data} | {sys.executable} -m dlcli predict {model} --proba", shell=True,
                            capture_output=True, text=True, cwd=project, timeout=120)
     assert piped.returncode == 0, piped.stderr

@@ -44,22 +44,10 @@ def _option_lines(command: Any) -> list[str]:
     for param in command.params:
         if param.param_type_name != "option" or getattr(param, "hidden", False):
             continue
-        names = ", ".join(param.opts + list(param.secondary_opts))
-        metavar = "" if param.is_flag else f" {param.make_metavar(_fake_ctx(command)) if _takes_ctx(param) else param.type.name.upper()}"
+        names = ", ".join(list(param.opts) + list(param.secondary_opts))
+        metavar = "" if param.is_flag else " " + (param.metavar or param.type.name.upper())
         lines += [".TP", f"\\fB{_esc(names)}\\fR{_esc(metavar)}", _esc(param.help or "")]
     return lines
-
-
-def _takes_ctx(param: Any) -> bool:
-    import inspect
-
-    return "ctx" in inspect.signature(param.make_metavar).parameters
-
-
-def _fake_ctx(command: Any) -> Any:
-    from typer._click import Context  # type: ignore[attr-defined]
-
-    return Context(command)
 
 
 def _argument_lines(command: Any) -> list[str]:

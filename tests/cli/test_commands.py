@@ -126,8 +126,9 @@ def test_non_finite_loss_exits_1_and_keeps_last_good_weights(cli, tmp_path: Path
     result = cli("train", "--data", SAMPLES / "housing" / "housing.csv", "--target", "price_k", "--optimizer", "sgd",
                  "--lr", "1e6", "--epochs", "5", "--out", tmp_path / "r")
     assert result.exit_code == 1, result
-    first = result.stderr.splitlines()[-2] if result.stderr.splitlines()[-1].startswith("Hint") else ""
-    assert first.startswith("Error: ") and ("NaN" in first or "non-finite" in first or "infinite" in first)
+    error, hint = result.stderr.splitlines()[-2:]
+    assert error.startswith("Error: The loss became inf at epoch 1, batch ")
+    assert hint.startswith("Hint: ") and hint.endswith(f"The last good weights are in {tmp_path / 'r' / 'checkpoints' / 'last-good.h5'}.")
     assert (tmp_path / "r" / "checkpoints" / "last-good.h5").exists()
     assert "Traceback" not in result.stderr
 
@@ -218,7 +219,8 @@ def test_inspect_json(cli, iris_model: Path) -> None:  # type: ignore[no-untyped
     result = cli("inspect", iris_model, "--json")
     assert result.exit_code == 0, result
     payload = json.loads(result.stdout)
-    assert [layer["class_name"] for layer in payload["layers"]] == ["Normalization", "Dense", "Dense", "Dense"]
+    assert [layer["class_name"] for layer in payload["layers"]] == ["Normalization", "Dense", "Dropout", "Dense",
+                                                                    "Dropout", "Dense"]
     assert payload["trainable_params"] == 4 * 64 + 64 + 64 * 32 + 32 + 32 * 3 + 3
     assert payload["schema"]["classes"] == ["setosa", "versicolor", "virginica"]
     assert len(payload["metadata"]["data_sha256"]) == 64 and payload["metadata"]["seed"] == 0

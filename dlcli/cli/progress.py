@@ -24,6 +24,17 @@ def epoch_line(record: Any, total: int) -> str:
     return "  ".join(parts)
 
 
+def short_status(record: Any) -> str:
+    """What fits beside a progress bar: the losses and one headline validation metric."""
+    parts = [f"loss {render.fmt(record.loss)}"]
+    if record.val_loss is not None:
+        parts.append(f"val_loss {render.fmt(record.val_loss)}")
+    for key in ("accuracy", "r2"):
+        if key in record.val_metrics:
+            parts.append(f"val_{key} {render.fmt(record.val_metrics[key])}")
+    return "  ".join(parts) + ("  *" if record.improved else "")
+
+
 class EpochProgress:
     """Context manager that shows each epoch record as it arrives."""
 
@@ -39,8 +50,9 @@ class EpochProgress:
         if self.live:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-                                      TextColumn("{task.fields[status]}"), console=render.err(), transient=False)
+            self._progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(bar_width=30),
+                                      TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=render.err(),
+                                      transient=False)
             self._progress.__enter__()
             self._task = self._progress.add_task("train", total=self.total, completed=self.start, status="")
         return self
@@ -49,8 +61,7 @@ class EpochProgress:
         if self.quiet:
             return
         if self.live:
-            status = epoch_line(record, self.total).split("  ", 1)[1]
-            self._progress.update(self._task, completed=record.epoch, status=status)
+            self._progress.update(self._task, completed=record.epoch, status=short_status(record))
         else:
             render.log(epoch_line(record, self.total))
 
@@ -68,9 +79,10 @@ def print_summary(result: Any, quiet: bool) -> None:
                   f"{result.samples_per_second:,.0f} samples/s")
     for line in result.pushed:
         console.print(f"pushed: {line}")
-    render.print_metrics("validation metrics of the saved model", result.metrics)
+    render.print_metrics("validation metrics (rows held out from training)", result.metrics)
     if not quiet and render.stderr_is_terminal() and len(result.history) > 1:
-        series = {"loss": [h["loss"] for h in result.history]}
-        if any(h.get("val_loss") is not None for h in result.history):
-            series["val_loss"] = [h.get("val_loss") for h in result.history]
-        render.err().print(render.line_chart(series))
+        for names in (("loss", "val_loss"), ("accuracy", "val_accuracy"), ("r2", "val_r2")):
+            series = {n: [h.get(n) for h in result.history] for n in names if any(h.get(n) is not None
+                                                                                  for h in result.history)}
+            if series:
+                render.err().print(render.line_chart(series))

@@ -21,14 +21,14 @@ _stderr: Console | None = None
 def out() -> Console:
     global _stdout
     if _stdout is None or _stdout.file is not sys.stdout:
-        _stdout = Console(file=sys.stdout, soft_wrap=True)
+        _stdout = Console(file=sys.stdout, soft_wrap=True, highlight=False)
     return _stdout
 
 
 def err() -> Console:
     global _stderr
     if _stderr is None or _stderr.file is not sys.stderr:
-        _stderr = Console(file=sys.stderr, soft_wrap=True)
+        _stderr = Console(file=sys.stderr, soft_wrap=True, highlight=False)
     return _stderr
 
 

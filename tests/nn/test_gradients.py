@@ -184,3 +184,13 @@ def test_softmax_crossentropy_is_invariant_to_row_shifts(rng):
     g1, g2 = np.empty_like(Z), np.empty_like(Z)
     assert loss.from_logits(Z, y, g1) == pytest.approx(loss.from_logits(shifted, y, g2), rel=1e-12)
     np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-15)
+
+
+def test_float32_gelu_matches_exact_float64(rng):
+    gelu = ACTIVATIONS["gelu"]
+    Z = rng.standard_normal((50, 40)) * 4
+    exact = gelu(Z)
+    fast = gelu(Z.astype(np.float32))
+    assert fast.dtype == np.float32
+    np.testing.assert_allclose(fast, exact, rtol=0, atol=2e-6 * np.abs(Z).max())
+    np.testing.assert_allclose(gelu.derivative(Z.astype(np.float32)), gelu.derivative(Z), atol=2e-6)

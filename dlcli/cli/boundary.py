@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from dlcli.errors import DlcliError
+from dlcli.errors import DlcliError, Interrupted
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -28,9 +28,9 @@ def debug_enabled(ctx: Any = None) -> bool:
     return False
 
 
-def report_error(message: str, hint: str | None = None) -> None:
+def report_error(message: str, hint: str | None = None, prefix: str = "Error: ") -> None:
     """Print one ``Error:`` line (and an optional ``Hint:`` line) on stderr."""
-    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.write(f"{prefix}{message}\n")
     if hint:
         sys.stderr.write(f"Hint: {hint}\n")
     sys.stderr.flush()
@@ -45,12 +45,13 @@ class DlcliGroup(TyperGroup):
         except DlcliError as exc:
             if debug_enabled(ctx):
                 raise
-            report_error(exc.message, exc.hint)
+            # Ctrl-C is the user's choice, not a failure: no "Error:" in front of it.
+            report_error(exc.message, exc.hint, prefix="" if isinstance(exc, Interrupted) else "Error: ")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             if debug_enabled(ctx):
                 raise
-            report_error("Interrupted.")
+            report_error("Interrupted.", prefix="")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except (typer.Exit, typer.Abort):
             raise

@@ -21,7 +21,7 @@ import numpy as np
 
 from _report import summary, write_section
 
-SPLITS = 5
+SPLITS = 10
 
 
 def write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> None:

@@ -204,15 +204,47 @@ def test_predict_bad_cell_leaves_no_output_file(cli, iris_model: Path, tmp_path:
 
 
 def test_model_file_errors(cli, tmp_path: Path, iris_model: Path) -> None:  # type: ignore[no-untyped-def]
+    import h5py
+
     text = tmp_path / "notes.h5"
     text.write_text("not a model\n")
     truncated = tmp_path / "trunc.h5"
     truncated.write_bytes(iris_model.read_bytes()[:2000])
-    for path in (text, truncated, tmp_path / "missing.h5"):
-        result = cli("predict", path, IRIS)
-        assert result.exit_code == 2, result
-        assert result.stderr.startswith("Error: ") and str(path) in result.stderr.splitlines()[0]
-        assert "Traceback" not in result.stderr
+    with h5py.File(tmp_path / "foreign.h5", "w") as handle:
+        handle["x"] = [1, 2]
+    expected = {
+        text: f"Error: '{text}' is not a dlcli model file: it is not an HDF5 file.",
+        truncated: f"Error: '{truncated}' is not a dlcli model file: it is truncated or corrupted",
+        tmp_path / "missing.h5": f"Error: '{tmp_path / 'missing.h5'}' does not exist.",
+        tmp_path / "foreign.h5": f"Error: '{tmp_path / 'foreign.h5'}' is not a dlcli model file: it is an HDF5 file "
+                                 "without a 'dlcli_format' attribute or a Keras model (model_config, model_weights).",
+    }
+    for path, line in expected.items():
+        for command in (["predict", path, IRIS], ["eval", path, IRIS], ["inspect", path]):
+            result = cli(*command)
+            assert result.exit_code == 2, result
+            assert result.stderr.splitlines()[0].startswith(line), result
+            assert result.stderr.splitlines()[1].startswith("Hint: ") and "Traceback" not in result.stderr
+
+
+def test_warm_start_is_not_resume(cli, tmp_path: Path, iris_model: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("train", "--data", IRIS, "--target", "species", "--epochs", "3", "--init-from", iris_model,
+                 "--out", tmp_path / "warm", "--json")
+    assert result.exit_code == 0, result
+    payload = json.loads(result.stdout)
+    assert [h["epoch"] for h in payload["history"]] == [1, 2, 3]  # a fresh run, not a continuation
+    assert payload["metrics"]["accuracy"] > 0.8  # it started from a trained model
+    resume = cli("train", "--resume", iris_model)
+    assert resume.exit_code == 2
+    assert resume.stderr.splitlines()[0] == (f"Error: '{iris_model}' is a model, not a checkpoint: it has no training "
+                                             "state to resume.")
+
+
+def test_warm_start_from_a_different_architecture(cli, tmp_path: Path, iris_model: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("train", "--data", IRIS, "--target", "species", "--hidden", "8", "--init-from", iris_model,
+                 "--out", tmp_path / "warm")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0].startswith(f"Error: Cannot load weights from '{iris_model}': its layers")
 
 
 def test_inspect_json(cli, iris_model: Path) -> None:  # type: ignore[no-untyped-def]

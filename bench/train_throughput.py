@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import time
 from pathlib import Path
@@ -36,13 +35,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 from dlcli.nn import Dense, Sequential, get_optimizer  # noqa: E402
+from _report import write_section  # noqa: E402
 
 SIZES = (784, 256, 128, 10)
 BATCHES = (32, 128, 1024)
 SETTLE_SECONDS = 0.2
 POOL = 8  # distinct random batches cycled through, so no step sees warm identical data
-DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-START, END = "<!-- bench:train_throughput:start -->", "<!-- bench:train_throughput:end -->"
 
 Step = Callable[[int], None]
 ADAM_SECONDS: dict[int, list[float]] = {}  # per batch size: time in the optimizer step
@@ -251,14 +249,6 @@ def report(all_results: dict[int, dict[str, list[float]]], threads: int, how: st
     ])
 
 
-def write_section(text: str) -> None:
-    doc = DOC.read_text()
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    if not pattern.search(doc):
-        raise SystemExit(f"{DOC}: markers {START} … {END} not found")
-    DOC.write_text(pattern.sub(lambda _: f"{START}\n{text}\n{END}", doc))
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
@@ -271,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     text = report(results, threads, how, args.rounds)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("train_throughput", text)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from dlcli.data.csvtable import Table, read_csv
-from dlcli.data.schema import Schema, _label_key, fit_array_schema, fit_schema
-from dlcli.data.sources import _read_arrays, _require_file, data_format, file_sha256
+from dlcli.data.schema import Schema, fit_array_schema, fit_schema, label_key
+from dlcli.data.sources import read_arrays, require_file, data_format, file_sha256
 from dlcli.errors import DataError
 
 
@@ -32,7 +32,7 @@ def prepare_training_data(path: str | Path, target: str, *, task: str, val_split
                           features: list[str] | None = None, ignore: list[str] | None = None, delimiter: str = ",",
                           dtype: str = "float32") -> TrainingData:
     """Read ``path``, split off ``val_split`` of the rows (stratified for classes), fit, encode."""
-    _require_file(path)
+    require_file(path)
     source = str(path)
     if data_format(path) == "csv":
         if not target:
@@ -45,7 +45,7 @@ def prepare_training_data(path: str | Path, target: str, *, task: str, val_split
         encode = lambda idx: (schema.encode_table(_take(table, idx), dtype),  # noqa: E731
                               schema.encode_target(table.columns[target][idx], source))
     else:
-        X_raw, y_raw = _read_arrays(path, data_format(path), need_y=True)
+        X_raw, y_raw = read_arrays(path, data_format(path), need_y=True)
         assert y_raw is not None
         y_flat = np.asarray(y_raw).reshape(len(y_raw), -1)[:, 0]
         probe = fit_array_schema(X_raw, y_flat, source, task)
@@ -67,7 +67,7 @@ def _split(n: int, raw_target: np.ndarray, schema: Schema, fraction: float,
     if 0 < fraction and (round(n * fraction) < 1 or n - round(n * fraction) < 1):
         raise DataError(f"Cannot hold out {fraction:g} of {n} rows for validation.",
                         hint="Use more data, or --val-split 0 to train without a validation set.")
-    keys = np.array([_label_key(v) for v in raw_target]) if schema.is_classification else np.zeros(n)
+    keys = np.array([label_key(v) for v in raw_target]) if schema.is_classification else np.zeros(n)
     train, val = train_val_indices(keys, fraction, rng, stratify=schema.is_classification)
     return np.sort(train), np.sort(val)
 

@@ -131,7 +131,7 @@ class Schema:
         """Raw target values → class indices ``(n,)`` int64, or ``(n, 1)`` floats."""
         if self.is_classification:
             lookup = {str(c): i for i, c in enumerate(self.classes)}
-            keys = [_label_key(v) for v in values]
+            keys = [label_key(v) for v in values]
             unknown = sorted({k for k in keys if k not in lookup})
             if unknown:
                 raise DataError(
@@ -216,7 +216,7 @@ def _fit_target(schema: Schema, values: np.ndarray, source: str, task: str) -> N
     if task == "auto":
         task = _infer_task(numeric)
     if task == "classification":
-        task = "binary" if len({_label_key(v) for v in values}) == 2 else "multiclass"
+        task = "binary" if len({label_key(v) for v in values}) == 2 else "multiclass"
     schema.task = task
     if task == "regression":
         if numeric is None:
@@ -226,7 +226,7 @@ def _fit_target(schema: Schema, values: np.ndarray, source: str, task: str) -> N
         schema.target_mean, schema.target_std = float(numeric.mean()), float(numeric.std() or 1.0)
         schema.target_scaled = True
         return
-    labels = sorted({_label_key(v) for v in values}, key=_sort_key)
+    labels = sorted({label_key(v) for v in values}, key=_sort_key)
     schema.classes = [_label_value(v) for v in labels]
     if len(labels) < 2:
         raise DataError(f"{source}: target '{schema.target}' has a single class ({labels[0]}); nothing to learn.")
@@ -244,7 +244,7 @@ def _infer_task(numeric: np.ndarray | None) -> str:
     return "regression"
 
 
-def _label_key(value: Any) -> str:
+def label_key(value: Any) -> str:
     """One spelling per label: '1', '1.0' and 1 are the same class."""
     text = str(value).strip()
     try:

@@ -54,7 +54,7 @@ def data_format(path: str | Path) -> str:
 def load_training_data(path: str | Path, target: str, *, task: str = "auto", features: list[str] | None = None,
                        ignore: list[str] | None = None, delimiter: str = ",", dtype: str = "float32") -> Dataset:
     """Read a labelled dataset, fit its schema, and encode it."""
-    _require_file(path)
+    require_file(path)
     fmt = data_format(path)
     if fmt == "csv":
         if not target:
@@ -64,7 +64,7 @@ def load_training_data(path: str | Path, target: str, *, task: str = "auto", fea
         X = schema.encode_table(table, dtype)
         y = schema.encode_target(table.columns[target], str(path))
     else:
-        X_raw, y_raw = _read_arrays(path, fmt, need_y=True)
+        X_raw, y_raw = read_arrays(path, fmt, need_y=True)
         assert y_raw is not None
         schema = fit_array_schema(X_raw, y_raw, str(path), task)
         X = schema.encode_array(X_raw, str(path), dtype)
@@ -74,7 +74,7 @@ def load_training_data(path: str | Path, target: str, *, task: str = "auto", fea
 
 def load_labelled(path: str | Path, schema: Schema, *, delimiter: str = ",", dtype: str = "float32") -> Dataset:
     """Read labelled data through an existing schema (for ``eval``)."""
-    _require_file(path)
+    require_file(path)
     fmt = data_format(path)
     if fmt == "csv":
         table = read_csv(path, delimiter)
@@ -83,7 +83,7 @@ def load_labelled(path: str | Path, schema: Schema, *, delimiter: str = ",", dty
                             hint="Evaluation needs labelled data; use 'dlcli predict' for unlabelled data.")
         return Dataset(schema.encode_table(table, dtype), schema.encode_target(table.columns[schema.target], str(path)),
                        schema, str(path))
-    X_raw, y_raw = _read_arrays(path, fmt, need_y=True)
+    X_raw, y_raw = read_arrays(path, fmt, need_y=True)
     assert y_raw is not None
     y_flat = np.asarray(y_raw).reshape(len(y_raw), -1)[:, 0]
     return Dataset(schema.encode_array(X_raw, str(path), dtype), schema.encode_target(y_flat, str(path)), schema, str(path))
@@ -98,21 +98,21 @@ def iter_inputs(path: str | Path, schema: Schema, *, chunk_rows: int = 8192, del
         raise DataError("stdin must be CSV.")
     if fmt == "csv":
         if str(path) != "-":
-            _require_file(path)
+            require_file(path)
         with open_text(path) as handle:
             for table in iter_csv(handle, source, delimiter, chunk_rows):
                 yield schema.encode_table(table, dtype)
         return
-    _require_file(path)
+    require_file(path)
     if fmt == "hdf5":
         yield from _iter_hdf5(path, schema, chunk_rows, dtype)
         return
-    X_raw, _ = _read_arrays(path, fmt, need_y=False)
+    X_raw, _ = read_arrays(path, fmt, need_y=False)
     for start in range(0, len(X_raw), chunk_rows):
         yield schema.encode_array(X_raw[start:start + chunk_rows], source, dtype)
 
 
-def _require_file(path: str | Path) -> None:
+def require_file(path: str | Path) -> None:
     p = Path(path)
     if not p.exists():
         raise DataError(f"Data file '{path}' not found.", hint="Check the path.")
@@ -120,7 +120,7 @@ def _require_file(path: str | Path) -> None:
         raise DataError(f"'{path}' is a directory, not a data file.")
 
 
-def _read_arrays(path: str | Path, fmt: str, need_y: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def read_arrays(path: str | Path, fmt: str, need_y: bool) -> tuple[np.ndarray, np.ndarray | None]:
     if fmt == "hdf5":
         return _read_hdf5(path, need_y)
     try:

@@ -263,3 +263,20 @@ def test_inspect_human(cli, iris_model: Path) -> None:  # type: ignore[no-untype
     result = cli("inspect", iris_model)
     assert result.exit_code == 0, result
     assert "trainable parameters: 2,499" in result.stdout and "classes: setosa, versicolor, virginica" in result.stdout
+
+
+# ---- the app itself ------------------------------------------------------------------------
+
+def test_version_and_usage_errors(cli) -> None:  # type: ignore[no-untyped-def]
+    from dlcli import __version__
+
+    assert cli("--version").stdout == f"dlcli {__version__}\n"
+    result = cli("trian")
+    assert result.exit_code == 2 and "No such command 'trian'" in result.stderr
+    result = cli("train", "--epochs", "many")
+    assert result.exit_code == 2 and "Error: Invalid value for '--epochs'" in result.stderr
+
+
+def test_quiet_train_writes_nothing_on_stderr(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("train", "--data", IRIS, "--target", "species", "--epochs", "2", "--out", tmp_path / "r", "--quiet")
+    assert result.exit_code == 0 and result.stderr == ""

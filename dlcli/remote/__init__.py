@@ -1,1 +1,15 @@
-"""remote"""
+"""Remotes: sync files to and from ``s3://bucket/prefix`` or a local directory, decided by content.
+
+boto3 is imported only inside the S3 code paths, so ``import dlcli.remote`` stays cheap.
+"""
+
+from dlcli.remote.cache import fetch
+from dlcli.remote.plan import Action, FileState, Op, plan
+from dlcli.remote.report import SyncReport
+from dlcli.remote.settings import SyncOptions, options_from_settings
+from dlcli.remote.sync import pull, push
+from dlcli.remote.uploader import BackgroundUploader
+from dlcli.remote.url import LocalRemote, S3Remote, parse_remote
+
+__all__ = ["Action", "BackgroundUploader", "FileState", "LocalRemote", "Op", "S3Remote", "SyncOptions", "SyncReport",
+           "fetch", "options_from_settings", "parse_remote", "plan", "pull", "push"]

@@ -1,0 +1,82 @@
+"""File hashing with a cache keyed by (size, mtime_ns, inode), so unchanged files are not re-read.
+
+The cache lives in ``<cache dir>/hashes.json``. An edit that keeps the size and lands in the
+same second still changes ``mtime_ns``; a file replaced by rename changes the inode. Files
+modified in the last two seconds are not cached (the "racily clean" case: a write after hashing
+could share the timestamp on coarse filesystems).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+CHUNK = 1 << 20
+RACY_SECONDS = 2.0
+
+
+def hash_file(path: Path, *, md5: bool = False) -> tuple[str, str | None]:
+    """(sha256 hex, md5 hex or None) of a file, read in 1 MiB chunks."""
+    sha = hashlib.sha256()
+    md = hashlib.md5(usedforsecurity=False) if md5 else None
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            sha.update(chunk)
+            if md is not None:
+                md.update(chunk)
+    return sha.hexdigest(), (md.hexdigest() if md is not None else None)
+
+
+class HashCache:
+    """Thread-safe (path -> size, mtime_ns, inode, sha256, md5) store, loaded once and saved once."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._entries: dict[str, list] = {}
+        self._dirty = False
+        if path is not None and path.is_file():
+            try:
+                self._entries = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self._entries = {}  # a corrupt cache is only a slower run
+
+    def digest(self, path: Path, *, md5: bool = False) -> tuple[str, str | None]:
+        """(sha256, md5) of ``path``; md5 only when asked (computed then, and cached)."""
+        st = path.stat()
+        key = os.path.abspath(path)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry and entry[:3] == [st.st_size, st.st_mtime_ns, st.st_ino] and (entry[4] or not md5):
+            return entry[3], entry[4]
+        sha, md = hash_file(path, md5=md5)
+        if time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS:
+            with self._lock:
+                self._entries[key] = [st.st_size, st.st_mtime_ns, st.st_ino, sha, md]
+                self._dirty = True
+        return sha, md
+
+    def remember(self, path: Path, sha256: str) -> None:
+        """Record the hash of a file we just wrote and verified (pull), if it is not racy."""
+        st = path.stat()
+        if time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS:
+            with self._lock:
+                self._entries[os.path.abspath(path)] = [st.st_size, st.st_mtime_ns, st.st_ino, sha256, None]
+                self._dirty = True
+
+    def save(self) -> None:
+        """Write the cache atomically; failures are ignored (the cache is an optimisation)."""
+        if self.path is None or not self._dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            with self._lock:
+                tmp.write_text(json.dumps(self._entries, separators=(",", ":")))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass

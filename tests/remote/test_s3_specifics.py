@@ -1,0 +1,90 @@
+"""S3-only behaviour: foreign objects, unsafe keys, multipart, errors that name the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlcli.errors import RemoteError
+from dlcli.remote import SyncOptions, fetch, pull, push
+from dlcli.remote.paths import MANIFEST_NAME
+
+
+@pytest.fixture
+def moto(moto_server, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_server.key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.secret)
+    return moto_server
+
+
+def test_foreign_objects_pull_and_compare_by_md5(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto.new_bucket()
+    moto.client().put_object(Bucket=bucket, Key="p/a.txt", Body=b"hello")
+    options = SyncOptions(endpoint_url=moto.endpoint)
+    assert pull(f"s3://{bucket}/p", tmp_path / "out", options).downloaded == ["a.txt"]
+    # The local copy equals the foreign object: the plain-MD5 ETag settles it, nothing uploaded.
+    assert push(tmp_path / "out", f"s3://{bucket}/p", options).skipped == ["a.txt"]
+
+
+def test_unsafe_key_refused_before_writing(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto.new_bucket()
+    moto.client().put_object(Bucket=bucket, Key="p/ok.txt", Body=b"ok")
+    moto.client().put_object(Bucket=bucket, Key="p/../escape.txt", Body=b"bad")
+    with pytest.raises(RemoteError, match="unsafe key"):
+        pull(f"s3://{bucket}/p", tmp_path / "out", SyncOptions(endpoint_url=moto.endpoint))
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "out" / "ok.txt").exists()
+
+
+def test_multipart_upload_and_noop_reads_manifest(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto.new_bucket()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "big.bin").write_bytes(b"\1" * (17 * 1024 * 1024))
+    options = SyncOptions(endpoint_url=moto.endpoint)
+    push(tmp_path / "src", f"s3://{bucket}/m", options)
+    head = moto.client().head_object(Bucket=bucket, Key="m/big.bin")
+    assert head["ETag"].strip('"').endswith("-2") and "sha256" in head["Metadata"]
+    moto.client().head_object(Bucket=bucket, Key=f"m/{MANIFEST_NAME}")
+    assert push(tmp_path / "src", f"s3://{bucket}/m", options).skipped == ["big.bin"]
+    got = pull(f"s3://{bucket}/m", tmp_path / "out", options)
+    assert got.downloaded == ["big.bin"] and (tmp_path / "out" / "big.bin").stat().st_size == 17 * 1024 * 1024
+
+
+def test_fetch_caches_by_content(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto.new_bucket()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "data.csv").write_text("x,y\n1,2\n")
+    options = SyncOptions(endpoint_url=moto.endpoint, cache_dir=tmp_path / "c")
+    push(tmp_path / "src", f"s3://{bucket}/d", options)
+    first = fetch(f"s3://{bucket}/d/data.csv", options)
+    assert first.read_text() == "x,y\n1,2\n" and str(first).startswith(str(tmp_path / "c"))
+    assert fetch(f"s3://{bucket}/d/data.csv", options) == first
+
+
+def test_no_such_bucket_names_bucket_and_endpoint(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(RemoteError) as info:
+        push(tmp_path / "f", "s3://no-such-bucket-x/p", SyncOptions(endpoint_url=moto.endpoint))
+    assert "no-such-bucket-x" in info.value.message and moto.endpoint in info.value.message
+
+
+def test_wrong_secret_on_rclone_hints_credentials(rclone_server, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = rclone_server.new_bucket()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", rclone_server.key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(RemoteError) as info:
+        push(tmp_path / "f", f"s3://{bucket}/p", SyncOptions(endpoint_url=rclone_server.endpoint))
+    assert bucket in info.value.message and "AWS_ACCESS_KEY_ID" in (info.value.hint or "")
+    assert "wrong-secret" not in info.value.message + (info.value.hint or "")
+
+
+def test_unreachable_endpoint_hints_endpoint(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.remote.conftest import free_port
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(RemoteError) as info:
+        push(tmp_path / "f", "s3://bucket-x/p", SyncOptions(endpoint_url=f"http://127.0.0.1:{free_port()}"))
+    assert "--endpoint-url" in (info.value.hint or "")

@@ -1,0 +1,81 @@
+"""push/pull/train/eval/predict through the CLI app (CliRunner), against local and moto remotes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def run(*args: str):  # type: ignore[no-untyped-def]
+    from dlcli.cli.app import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_push_pull_json_local(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("a")
+    result = run("push", tmp_path / "src", tmp_path / "remote", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["uploaded"] == ["a.txt"]
+    again = json.loads(run("push", tmp_path / "src", tmp_path / "remote", "--json").stdout)
+    assert again["uploaded"] == [] and again["skipped"] == ["a.txt"]
+    pulled = run("pull", tmp_path / "remote", tmp_path / "out", "--json")
+    assert json.loads(pulled.stdout)["downloaded"] == ["a.txt"] and (tmp_path / "out" / "a.txt").read_text() == "a"
+
+
+def test_push_without_dest_or_config_is_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    result = run("push", tmp_path / "a.txt")
+    assert result.exit_code == 2
+    assert "Error: No DEST given for push" in result.stderr and "Hint:" in result.stderr
+
+
+def test_push_uses_remote_url_from_config(tmp_path: Path) -> None:
+    (tmp_path / "dlcli.toml").write_text(f'[remote]\nurl = "{tmp_path / "cfg-remote"}"\n')
+    (tmp_path / "a.txt").write_text("a")
+    assert run("push", tmp_path / "a.txt").exit_code == 0
+    assert (tmp_path / "cfg-remote" / "a.txt").read_text() == "a"
+
+
+def test_bad_scheme_and_unreachable_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.remote.conftest import free_port
+
+    (tmp_path / "a.txt").write_text("a")
+    assert run("push", tmp_path / "a.txt", "gs://b/p").exit_code == 2
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    result = run("push", tmp_path / "a.txt", "s3://bucket-x/p", "--endpoint-url", f"http://127.0.0.1:{free_port()}")
+    assert result.exit_code == 1 and "--endpoint-url" in result.stderr and "s3://bucket-x" in result.stderr
+
+
+def test_train_push_to_local_remote(tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    result = run("train", "--data", SAMPLES / "iris" / "iris.csv", "--target", "species", "--epochs", "3",
+                 "--out", tmp_path / "run", "--push-to", remote, "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert (remote / "run" / "model.h5").is_file()
+
+
+def test_eval_and_predict_on_s3_model_via_cache(moto_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_server.key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.secret)
+    trained = run("train", "--data", SAMPLES / "iris" / "iris.csv", "--target", "species", "--epochs", "3",
+                  "--out", tmp_path / "run", "--quiet")
+    assert trained.exit_code == 0, trained.stderr
+    bucket = moto_server.new_bucket()
+    endpoint = ("--endpoint-url", moto_server.endpoint)
+    assert run("push", tmp_path / "run" / "model.h5", f"s3://{bucket}/models", *endpoint).exit_code == 0
+    model = f"s3://{bucket}/models/model.h5"
+    result = run("eval", model, SAMPLES / "iris" / "iris.csv", "--json", *endpoint)
+    assert result.exit_code == 0, result.stderr
+    assert "accuracy" in json.loads(result.stdout)["metrics"] if "metrics" in result.stdout else "accuracy" in result.stdout
+    cached = list((tmp_path / "cache" / "objects").glob("sha256-*/model.h5"))
+    assert len(cached) == 1
+    assert run("predict", model, SAMPLES / "iris" / "iris.csv", *endpoint).exit_code == 0
+    assert list((tmp_path / "cache" / "objects").glob("*/model.h5")) == cached

@@ -39,14 +39,24 @@ def _paragraphs(text: str) -> list[str]:
     return [" ".join(p.split()) for p in text.strip().split("\n\n") if p.strip()]
 
 
+def _help_records(command: Any, kind: str) -> list[tuple[str, str]]:
+    # The records --help prints, so a page shows exactly the spelling and metavars users see
+    # (Typer 0.29 vendors its own Click; its parameters no longer carry a Click ``type``).
+    ctx = command.context_class(command, info_name=command.name)
+    records = []
+    for param in command.params:
+        if param.param_type_name != kind or getattr(param, "hidden", False):
+            continue
+        record = param.get_help_record(ctx)
+        if record is not None:
+            records.append(record)
+    return records
+
+
 def _option_lines(command: Any) -> list[str]:
     lines: list[str] = []
-    for param in command.params:
-        if param.param_type_name != "option" or getattr(param, "hidden", False):
-            continue
-        names = ", ".join(list(param.opts) + list(param.secondary_opts))
-        metavar = "" if param.is_flag else " " + (param.metavar or param.type.name.upper())
-        lines += [".TP", f"\\fB{_esc(names)}\\fR{_esc(metavar)}", _esc(param.help or "")]
+    for names, text in _help_records(command, "option"):
+        lines += [".TP", f"\\fB{_esc(names)}\\fR", _esc(text or "")]
     return lines
 
 
@@ -54,7 +64,8 @@ def _argument_lines(command: Any) -> list[str]:
     lines: list[str] = []
     for param in command.params:
         if param.param_type_name == "argument":
-            lines += [".TP", f"\\fI{param.name.upper()}\\fR", _esc(getattr(param, "help", "") or "")]
+            name = (param.metavar or param.name.upper()).strip("[]")
+            lines += [".TP", f"\\fI{_esc(name)}\\fR", _esc(getattr(param, "help", "") or "")]
     return lines
 
 

@@ -40,6 +40,7 @@ class S3Store:
         except Exception as exc:  # ProfileNotFound, bad endpoint URL
             raise translate(exc, remote.bucket, remote.prefix, self.endpoint) from exc
         self.jobs = options.jobs
+        self.manifest_misses = 0  # SHA-256s found by HEAD, not in the manifest (see ``states``)
 
     def transfer_config(self) -> Any:
         from boto3.s3.transfer import TransferConfig
@@ -94,8 +95,21 @@ class S3Store:
             sha = entry.get("sha256") if entry and entry.get("size") == obj["size"] and entry.get("etag") == obj["etag"] else None
             if sha is None and hash_foreign:
                 sha = self.head_sha256(rel)
+                self.manifest_misses += sha is not None
             states[rel] = FileState(obj["size"], sha, plain_md5(obj["etag"]), obj["etag"])
         return states, listing
+
+    def single_object(self, rel: str) -> FileState | None:
+        """The state of the one object at ``rel`` (for ``s3://bucket/path/file``), or None if absent."""
+        try:
+            head = self.client.head_object(Bucket=self.remote.bucket, Key=self.remote.key(rel))
+        except Exception as exc:
+            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404:
+                return None
+            raise self.error(exc, self.remote.key(rel)) from exc
+        etag = str(head.get("ETag", "")).strip('"')
+        return FileState(int(head["ContentLength"]), head.get("Metadata", {}).get(META_KEY), plain_md5(etag), etag)
 
     def head_sha256(self, rel: str) -> str | None:
         try:

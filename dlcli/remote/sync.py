@@ -117,10 +117,12 @@ def _push_s3(remote: S3Remote, files: dict[str, Path], source: dict[str, FileSta
     def transfer(key: str) -> None:
         uploaded_etags[key] = store.upload(files[key], key, source[key].sha256 or "", options.on_bytes)
 
-    on_bytes = options.on_bytes
+    # store.upload reports bytes as they go; _execute_local must not count them a second time.
     _execute_local(actions, transfer, lambda k: store.delete([k]), options.with_(on_bytes=None), report)
-    del on_bytes
-    if options.dry_run or not (report.uploaded or report.deleted or _manifest_stale(store, source, target)):
+    # Rewrite the manifest after any change, and also when some SHA-256 had to come from a HEAD
+    # (objects pushed by an older run or by the background uploader), so the next no-op push
+    # costs one listing and one manifest read instead of a HEAD per file.
+    if options.dry_run or not (report.uploaded or report.deleted or store.manifest_misses):
         return
     entries = {k: {"size": s.size, "sha256": s.sha256, "etag": etags.get(k)} for k, s in target.items() if s.sha256}
     for key in report.uploaded:
@@ -128,12 +130,6 @@ def _push_s3(remote: S3Remote, files: dict[str, Path], source: dict[str, FileSta
     for key in report.deleted:
         entries.pop(key, None)
     store.write_manifest(entries)
-
-
-def _manifest_stale(store: object, source: dict[str, FileState], target: dict[str, FileState]) -> bool:
-    # Rewrite when an object's SHA-256 was only known from a HEAD (not from the manifest), so the
-    # next no-op push is one listing and one manifest read.
-    return False
 
 
 def pull(src: str, dest: Path, options: SyncOptions) -> SyncReport:
@@ -172,6 +168,8 @@ def _pull_s3(remote: S3Remote, dest: Path, local: dict[str, FileState], options:
 
     store = S3Store(remote, options)
     source, _ = store.states()
+    if not source and remote.prefix and not remote.trailing_slash:
+        store, source = _as_single_object(remote, options) or (store, source)
     source = _filter(source, options)
     for key in source:
         check_relative_key(key)  # refuse the whole pull before writing anything
@@ -182,6 +180,17 @@ def _pull_s3(remote: S3Remote, dest: Path, local: dict[str, FileState], options:
     actions = plan(source, local, delete=options.delete)
     _execute_local(actions, lambda k: download_verified(store, k, dest, source[k], options.on_bytes),
                    lambda k: delete_local(dest, k), options.with_(on_bytes=None), report)
+
+
+def _as_single_object(remote: S3Remote, options: SyncOptions) -> tuple[object, dict[str, FileState]] | None:
+    """``s3://bucket/dir/file.h5`` names one object: pull it as ``file.h5`` into the destination,
+    the way a local file source behaves (the store is re-rooted at its parent prefix)."""
+    from dlcli.remote.s3 import S3Store
+
+    parent, _, name = remote.prefix.rpartition("/")
+    store = S3Store(S3Remote(remote.bucket, parent), options)
+    state = store.single_object(name)
+    return (store, {name: state}) if state is not None else None
 
 
 def download_verified(store: object, key: str, dest_root: Path, state: FileState,

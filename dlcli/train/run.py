@@ -81,11 +81,17 @@ class TrainingRun:
         self.start_epoch = len(self.history)
         self.total_epochs = cfg.train.epochs
         self._started = time.perf_counter()
-        self._uploader = _uploader(cfg)
+        self._uploader = _uploader(cfg, self.push_destination)
 
     @property
     def run_dir(self) -> Path:
         return self.dir.path
+
+    @property
+    def push_destination(self) -> str | None:
+        """Where ``--push-to`` sends this run: ``<push_to>/<run directory name>``."""
+        push_to = self.cfg.remote.push_to
+        return f"{push_to.rstrip('/')}/{self.dir.path.name}" if push_to else None
 
     def describe(self) -> str:
         widths = " → ".join(str(w) for w in [self.model.input_dim, *self.cfg.model.hidden, self.model.output_dim])
@@ -196,7 +202,7 @@ class TrainingRun:
         self._uploader.close()
         from dlcli.remote import push
 
-        destination = f"{self.cfg.remote.push_to.rstrip('/')}/{self.dir.path.name}"
+        destination = str(self.push_destination)
         report = push(self.dir.path, destination, _remote_options(self.cfg))
         if report.failed:
             from dlcli.errors import RemoteError
@@ -226,12 +232,12 @@ def _remote_options(cfg: Config) -> Any:
     return options_from_settings(endpoint_url=cfg.remote.endpoint_url or None, profile=cfg.remote.profile or None)
 
 
-def _uploader(cfg: Config) -> Any:
-    if not cfg.remote.push_to:
+def _uploader(cfg: Config, destination: str | None) -> Any:
+    if destination is None:
         return None
     from dlcli.remote import BackgroundUploader
 
-    return BackgroundUploader(cfg.remote.push_to, _remote_options(cfg))
+    return BackgroundUploader(destination, _remote_options(cfg))
 
 
 def _load_checkpoint(path: Path) -> Any:

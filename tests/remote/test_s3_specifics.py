@@ -50,6 +50,23 @@ def test_multipart_upload_and_noop_reads_manifest(moto, tmp_path: Path) -> None:
     assert got.downloaded == ["big.bin"] and (tmp_path / "out" / "big.bin").stat().st_size == 17 * 1024 * 1024
 
 
+def test_objects_known_only_by_head_enter_the_manifest(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from dlcli.remote import BackgroundUploader
+
+    bucket = moto.new_bucket()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ckpt.h5").write_bytes(b"weights")
+    options = SyncOptions(endpoint_url=moto.endpoint)
+    uploader = BackgroundUploader(f"s3://{bucket}/run", options)  # uploads objects, writes no manifest
+    uploader.submit(tmp_path / "src" / "ckpt.h5", "ckpt.h5")
+    assert uploader.close().uploaded == ["ckpt.h5"]
+    assert push(tmp_path / "src", f"s3://{bucket}/run", options).skipped == ["ckpt.h5"]
+    body = moto.client().get_object(Bucket=bucket, Key=f"run/{MANIFEST_NAME}")["Body"].read()
+    assert set(json.loads(body)["files"]) == {"ckpt.h5"}
+
+
 def test_fetch_caches_by_content(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = moto.new_bucket()
     (tmp_path / "src").mkdir()

@@ -66,3 +66,13 @@ def test_single_file_push(remote, tmp_path: Path) -> None:  # type: ignore[no-un
     url, options = remote
     (tmp_path / "model.h5").write_bytes(b"x" * 100)
     assert push(tmp_path / "model.h5", url, options).uploaded == ["model.h5"]
+
+
+def test_pull_single_file_url(remote, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url, options = remote
+    make_tree(tmp_path / "src")
+    push(tmp_path / "src", url, options)
+    got = pull(f"{url}/sub/deep.bin", tmp_path / "out", options)
+    assert got.downloaded == ["deep.bin"] and not got.failed
+    assert (tmp_path / "out" / "deep.bin").read_bytes() == (tmp_path / "src" / "sub" / "deep.bin").read_bytes()
+    assert pull(f"{url}/sub/deep.bin", tmp_path / "out", options).skipped == ["deep.bin"]

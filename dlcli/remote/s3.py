@@ -32,7 +32,7 @@ class S3Store:
         self.remote = remote
         self.endpoint = resolve_endpoint(options)
         request, response = checksum_modes(options)
-        config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=max(10, options.jobs + 2),
+        config = Config(retries={"mode": "standard", "total_max_attempts": 5}, max_pool_connections=max(10, options.jobs + 2),
                         request_checksum_calculation=request, response_checksum_validation=response)
         session = boto3.session.Session(profile_name=options.profile) if options.profile else boto3.session.Session()
         try:

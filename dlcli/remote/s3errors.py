@@ -22,7 +22,10 @@ def error_code(exc: BaseException) -> str:
 def translate(exc: BaseException, bucket: str, key: str | None, endpoint: str | None) -> RemoteError:
     """A RemoteError for ``exc``; the message never contains credentials."""
     import botocore.exceptions as bx
+    from boto3.exceptions import S3UploadFailedError
 
+    if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, bx.ClientError):
+        exc = exc.__context__  # upload_file wraps the ClientError of a multipart upload; name the real one
     place = where(bucket, key, endpoint)
     code = error_code(exc)
     if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError)):

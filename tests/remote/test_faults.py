@@ -1,0 +1,295 @@
+"""Transient and permanent S3 faults, injected by a real HTTP proxy in front of moto's server.
+
+The proxy (stdlib only, a thread on 127.0.0.1) forwards every request unchanged to
+``moto_server`` and, when a rule matches, answers 503/500 itself or drops the connection
+without a response. Nothing patches boto3 or botocore: the retries and the multipart abort
+seen here are the ones dlcli's client really performs.
+
+Timing: botocore's standard retry mode sleeps ``rand() * 2 ** (attempt - 1)`` seconds
+between attempts, and dlcli allows five attempts in all (``total_max_attempts=5``), so a
+permanent 5xx costs up to 1+2+4+8 s of backoff (7.5 s on average). Only one test pays
+that; the CLI test fails with a non-retryable 403 instead, which takes the same abort path.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from dlcli.remote import S3Remote, SyncOptions, pull, push
+from dlcli.remote.s3 import MULTIPART_THRESHOLD, S3Store
+
+# Not forwarded: per-connection headers, and Expect (this proxy already answered 100-continue
+# and holds the whole body; botocore does not sign Expect).
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"}
+ERROR_BODY = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>"
+              "<RequestId>fault-proxy</RequestId></Error>")
+FAULTS = {"503": (503, "SlowDown", "Please reduce your request rate."),
+          "500": (500, "InternalError", "We encountered an internal error. Please try again."),
+          "403": (403, "AccessDenied", "Access Denied")}  # permanent: botocore does not retry it
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request the proxy received and what it did with it ("forwarded", "503", "500", "403", "drop")."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    outcome: str
+    at: float  # time.monotonic() when it arrived
+
+
+@dataclass
+class Rule:
+    """Answer ``action`` instead of forwarding, for the next ``times`` requests that match."""
+
+    matches: Callable[[str, str, dict[str, list[str]]], bool]
+    action: str
+    times: int
+    fired: int = 0
+
+
+@dataclass
+class FaultProxy:
+    url: str
+    upstream: tuple[str, int]
+    rules: list[Rule] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, matches: Callable[[str, str, dict[str, list[str]]], bool], action: str, times: int) -> None:
+        assert action in (*FAULTS, "drop"), action
+        with self.lock:
+            self.rules.append(Rule(matches, action, times))
+
+    def decide(self, method: str, path: str, query: dict[str, list[str]]) -> str:
+        with self.lock:
+            outcome = "forwarded"
+            for rule in self.rules:
+                if rule.fired < rule.times and rule.matches(method, path, query):
+                    rule.fired += 1
+                    outcome = rule.action
+                    break
+            self.seen.append(Seen(method, path, query, outcome, time.monotonic()))
+            return outcome
+
+    def requests(self, method: str, path: str, **query: str) -> list[Seen]:
+        """The requests seen with this method and path whose query has these values."""
+        with self.lock:
+            return [s for s in self.seen if s.method == method and s.path == path
+                    and all(s.query.get(k) == [v] for k, v in query.items())]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's pool expects; also answers Expect: 100-continue
+    proxy: FaultProxy
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def _read_body(self) -> bytes:
+        """The request body as sent on the wire: Content-Length bytes, or the raw chunked stream."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raw = bytearray()
+            while True:
+                line = self.rfile.readline()
+                raw += line
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    break
+                raw += self.rfile.read(size + 2)  # data and its CRLF
+            while True:  # trailers, then the empty line
+                line = self.rfile.readline()
+                raw += line
+                if line in (b"\r\n", b"\n", b""):
+                    return bytes(raw)
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _handle(self) -> None:
+        body = self._read_body()
+        split = urlsplit(self.path)
+        outcome = self.proxy.decide(self.command, split.path, parse_qs(split.query, keep_blank_values=True))
+        if outcome == "drop":
+            self.close_connection = True  # the server closes the socket; no status line was written
+            return
+        if outcome in FAULTS:
+            status, code, message = FAULTS[outcome]
+            self._reply(status, [("Content-Type", "application/xml")],
+                        ERROR_BODY.format(code=code, message=message).encode())
+            return
+        upstream = http.client.HTTPConnection(*self.proxy.upstream, timeout=60)
+        try:
+            # The Host header goes through as the client sent it (part of the SigV4 signature).
+            upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                if name.lower() not in HOP_BY_HOP:
+                    upstream.putheader(name, value)
+            upstream.endheaders()
+            if body:
+                upstream.send(body)
+            response = upstream.getresponse()
+            data = response.read()
+            headers = [(k, v) for k, v in response.getheaders()
+                       if k.lower() not in HOP_BY_HOP | {"transfer-encoding", "content-length", "date", "server"}]
+            if self.command == "HEAD" and response.getheader("Content-Length"):
+                headers.append(("Content-Length", response.getheader("Content-Length", "0")))
+            self._reply(response.status, headers, data, reason=response.reason)
+        finally:
+            upstream.close()
+
+    def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes, reason: str | None = None) -> None:
+        self.send_response(status, reason)
+        for name, value in headers:
+            self.send_header(name, value)
+        if self.command != "HEAD":
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+
+@pytest.fixture
+def proxy(moto_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:  # type: ignore[no-untyped-def]
+    """A fault-injecting proxy in front of moto, with moto's credentials in the environment."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_server.key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.secret)
+    target = urlsplit(moto_server.endpoint)
+    state = FaultProxy(url="", upstream=(target.hostname or "127.0.0.1", target.port or 80))
+    handler = type("Handler", (_Handler,), {"proxy": state})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fault-proxy", daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def options(proxy: FaultProxy, tmp_path: Path) -> SyncOptions:
+    return SyncOptions(endpoint_url=proxy.url, cache_dir=tmp_path / "cache")
+
+
+def is_part(path: str, number: int) -> Callable[[str, str, dict[str, list[str]]], bool]:
+    return lambda m, p, q: m == "PUT" and p == path and q.get("partNumber") == [str(number)]
+
+
+def test_put_retried_after_two_503s(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto_server.new_bucket()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_bytes(b"alpha\n" * 100)
+    (tmp_path / "src" / "b.txt").write_bytes(b"beta\n")
+    path = f"/{bucket}/p/a.txt"
+    proxy.add(lambda m, p, q: m == "PUT" and p == path, "503", times=2)
+    report = push(tmp_path / "src", f"s3://{bucket}/p", options(proxy, tmp_path))
+    assert not report.failed and sorted(report.uploaded) == ["a.txt", "b.txt"]
+    assert [s.outcome for s in proxy.requests("PUT", path)] == ["503", "503", "forwarded"]
+    body = moto_server.client().get_object(Bucket=bucket, Key="p/a.txt")["Body"].read()
+    assert body == b"alpha\n" * 100  # the retried PUT re-sent the whole file, not a drained stream
+
+
+def test_get_retried_after_dropped_connection(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto_server.new_bucket()
+    payload = bytes(range(256)) * 400
+    moto_server.client().put_object(Bucket=bucket, Key="p/w.bin", Body=payload)
+    path = f"/{bucket}/p/w.bin"
+    proxy.add(lambda m, p, q: m == "GET" and p == path, "drop", times=1)
+    report = pull(f"s3://{bucket}/p", tmp_path / "out", options(proxy, tmp_path))
+    assert not report.failed and report.downloaded == ["w.bin"]
+    assert [s.outcome for s in proxy.requests("GET", path)] == ["drop", "forwarded"]
+    assert (tmp_path / "out" / "w.bin").read_bytes() == payload
+
+
+def big_file(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    # 17 MiB: two parts of the 16 MiB chunk size, the second one 1 MiB.
+    (src / "big.bin").write_bytes(b"\x01" * (MULTIPART_THRESHOLD + 1024 * 1024))
+    return src
+
+
+def assert_nothing_left(moto_server, bucket: str, key: str) -> None:  # type: ignore[no-untyped-def]
+    """Checked on moto directly, not through the proxy."""
+    client = moto_server.client()
+    assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket)
+    assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix=key)
+
+
+def test_failed_multipart_upload_is_aborted(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto_server.new_bucket()
+    src = big_file(tmp_path)
+    path = f"/{bucket}/p/big.bin"
+    proxy.add(is_part(path, 2), "500", times=100)
+    report = push(src, f"s3://{bucket}/p", options(proxy, tmp_path))
+    assert report.uploaded == [] and [f["key"] for f in report.failed] == ["big.bin"]
+    assert "InternalError" in report.failed[0]["error"] and f"s3://{bucket}/p/big.bin" in report.failed[0]["error"]
+    # Part 2 got every attempt dlcli's client allows, spread out by the backoff ...
+    retries = S3Store(S3Remote(bucket, "p"), options(proxy, tmp_path)).client.meta.config.retries
+    assert retries == {"mode": "standard", "total_max_attempts": 5}
+    part2 = proxy.requests("PUT", path, partNumber="2")
+    assert [s.outcome for s in part2] == ["500"] * 5
+    assert part2[-1].at - part2[0].at > 0.3  # P(four jittered sleeps sum under 0.3 s) ~ 1e-5
+    # ... then the upload was aborted (after the last attempt) and never completed.
+    assert len(proxy.requests("POST", path, uploads="")) == 1
+    abort = proxy.requests("DELETE", path, uploadId=part2[0].query["uploadId"][0])
+    assert [s.outcome for s in abort] == ["forwarded"] and abort[0].at > part2[-1].at
+    assert not [s for s in proxy.requests("POST", path) if "uploadId" in s.query]  # no CompleteMultipartUpload
+    assert_nothing_left(moto_server, bucket, "p/big.bin")
+
+
+def test_cli_push_permanent_failure_exits_1_with_one_error_line(proxy: FaultProxy, moto_server,  # type: ignore[no-untyped-def]
+                                                                 tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dlcli.cli.app import app
+
+    bucket = moto_server.new_bucket()
+    src = big_file(tmp_path)
+    (src / "small.txt").write_text("fine\n")
+    path = f"/{bucket}/p/big.bin"
+    proxy.add(is_part(path, 2), "403", times=100)
+    result = CliRunner().invoke(app, ["push", str(src), f"s3://{bucket}/p", "--endpoint-url", proxy.url],
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == ["Error: 1 file(s) failed to push; the others were transferred."], result.stderr
+    assert "failed: big.bin:" in result.stderr
+    assert len(proxy.requests("PUT", path, partNumber="2")) == 1  # a 403 is not retried
+    assert len(proxy.requests("DELETE", path)) == 1
+    assert_nothing_left(moto_server, bucket, "p/big.bin")
+    assert moto_server.client().get_object(Bucket=bucket, Key="p/small.txt")["Body"].read() == b"fine\n"
+
+
+def test_multipart_access_denied_is_named(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto_server.new_bucket()
+    src = big_file(tmp_path)
+    proxy.add(is_part(f"/{bucket}/p/big.bin", 2), "403", times=100)
+    report = push(src, f"s3://{bucket}/p", options(proxy, tmp_path))
+    assert [f["key"] for f in report.failed] == ["big.bin"]
+    assert report.failed[0]["error"].startswith(f"Access denied to s3://{bucket}/p/big.bin ")
+
+
+def test_proxy_forwards_chunked_bodies(proxy: FaultProxy, moto_server) -> None:  # type: ignore[no-untyped-def]
+    """The proxy itself: a chunked request body reaches moto intact (moto does not check signatures)."""
+    bucket = moto_server.new_bucket()
+    conn = http.client.HTTPConnection("127.0.0.1", urlsplit(proxy.url).port, timeout=10)
+    conn.request("PUT", f"/{bucket}/chunked.bin", body=iter([b"abc", b"defg", b"h" * 5000]),
+                 headers={"Transfer-Encoding": "chunked"}, encode_chunked=True)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    assert response.status == 200
+    assert moto_server.client().get_object(Bucket=bucket, Key="chunked.bin")["Body"].read() == b"abcdefg" + b"h" * 5000

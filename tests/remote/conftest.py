@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -47,12 +48,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 20.0) -> None:
     """Poll until the server answers any HTTP status (bounded), or fail with its output."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited early: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"server exited early: {log.read_text(errors='replace')}")
         try:
             urllib.request.urlopen(url, timeout=1)
             return
@@ -61,12 +62,21 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"server at {url} not ready after {timeout} s")
+    raise RuntimeError(f"server at {url} not ready after {timeout} s: {log.read_text(errors='replace')}")
 
 
 def _start(cmd: list[str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wait_ready(f"http://127.0.0.1:{port}/", proc)
+    # The server logs every request: to a file, never to a pipe nobody reads (a full pipe
+    # blocks the server after a few thousand requests).
+    log = Path(tempfile.mkstemp(prefix="dlcli-s3-server-", suffix=".log")[1])
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/", proc, log)
+    except RuntimeError:
+        log.unlink(missing_ok=True)
+        raise
+    proc.log = log  # type: ignore[attr-defined]
     return proc
 
 
@@ -76,6 +86,9 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log = getattr(proc, "log", None)
+    if log is not None:
+        log.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

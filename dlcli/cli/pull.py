@@ -12,8 +12,8 @@ from dlcli.cli.push import ChecksumOpt, DeleteOpt, DryRunOpt, ExcludeOpt, Includ
 
 
 def pull(
-    src: Annotated[str, typer.Argument(help="s3://bucket/prefix or a directory to download from.", show_default=False)],
-    dest: Annotated[Optional[Path], typer.Argument(metavar="[DEST]", help="Local directory (default: the current directory).",
+    src: Annotated[str, typer.Argument(metavar="SRC", help="s3://bucket/prefix or a directory to download from.", show_default=False)],
+    dest: Annotated[Optional[Path], typer.Argument(metavar="DEST", help="Local directory (default: the current directory).",
                                                    show_default=False)] = None,
     endpoint_url: EndpointOpt = None, profile: ProfileOpt = None, jobs: JobsOpt = None, dry_run: DryRunOpt = False,
     delete: DeleteOpt = False, include: IncludeOpt = None, exclude: ExcludeOpt = None, checksum: ChecksumOpt = None,

@@ -32,8 +32,8 @@ ChecksumOpt = Annotated[Optional[Checksum], typer.Option("--checksum", help="bot
 
 
 def push(
-    src: Annotated[Path, typer.Argument(help="Local file or directory to upload.", show_default=False)],
-    dest: Annotated[Optional[str], typer.Argument(metavar="[DEST]", help="s3://bucket/prefix or a directory (default: [remote].url).",
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="Local file or directory to upload.", show_default=False)],
+    dest: Annotated[Optional[str], typer.Argument(metavar="DEST", help="s3://bucket/prefix or a directory (default: [remote].url).",
                                                   show_default=False)] = None,
     endpoint_url: EndpointOpt = None, profile: ProfileOpt = None, jobs: JobsOpt = None, dry_run: DryRunOpt = False,
     delete: DeleteOpt = False, include: IncludeOpt = None, exclude: ExcludeOpt = None, checksum: ChecksumOpt = None,

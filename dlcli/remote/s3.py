@@ -19,6 +19,7 @@ from dlcli.remote.url import S3Remote
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 MULTIPART_CHUNK = 16 * 1024 * 1024
+STREAM_ATTEMPTS = 3  # whole-body re-reads of a small GET cut off mid-stream
 META_KEY = "sha256"  # x-amz-meta-sha256
 
 
@@ -137,12 +138,40 @@ class S3Store:
             raise self.error(exc, key) from exc
         return str(etag).strip('"')
 
-    def download(self, rel: str, tmp: Path, on_bytes: Callable[[int], None] | None) -> None:
+    def download(self, rel: str, tmp: Path, on_bytes: Callable[[int], None] | None, size: int | None = None) -> None:
+        """Download ``rel`` into ``tmp``: one GET when the listing says it is small, else the
+        transfer manager (which HEADs first, then fetches ranges in parallel)."""
         key = self.remote.key(rel)
         try:
-            self.client.download_file(self.remote.bucket, key, str(tmp), Config=self.transfer_config(), Callback=on_bytes)
+            if size is not None and size < MULTIPART_THRESHOLD:
+                self._get_small(key, tmp, on_bytes)
+            else:
+                self.client.download_file(self.remote.bucket, key, str(tmp), Config=self.transfer_config(),
+                                          Callback=on_bytes)
         except Exception as exc:
             raise self.error(exc, key) from exc
+
+    def _get_small(self, key: str, tmp: Path, on_bytes: Callable[[int], None] | None) -> None:
+        import botocore.exceptions as bx
+
+        # botocore retries a failed request but not a body cut off mid-stream; the transfer
+        # manager does, so this path must too (a retried GET starts the file over).
+        for attempt in range(STREAM_ATTEMPTS):
+            written = 0
+            try:
+                body = self.client.get_object(Bucket=self.remote.bucket, Key=key)["Body"]
+                with open(tmp, "wb") as out:
+                    for chunk in body.iter_chunks(1 << 20):
+                        out.write(chunk)
+                        written += len(chunk)
+                        if on_bytes:
+                            on_bytes(len(chunk))
+                return
+            except (bx.ResponseStreamingError, bx.ReadTimeoutError, bx.ConnectionClosedError):
+                if on_bytes and written:
+                    on_bytes(-written)
+                if attempt == STREAM_ATTEMPTS - 1:
+                    raise
 
     def delete(self, rels: list[str]) -> None:
         for start in range(0, len(rels), 1000):

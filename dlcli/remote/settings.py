@@ -2,7 +2,7 @@
 
 Endpoint resolution, first found wins: ``--endpoint-url``, ``[remote].endpoint_url``,
 ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, the AWS default. Checksum mode: ``--checksum``,
-``[remote].checksum``, ``AWS_REQUEST_CHECKSUM_CALCULATION``, then ``when_required`` — the
+``AWS_REQUEST_CHECKSUM_CALCULATION``, ``[remote].checksum``, then ``when_required`` — the
 setting S3-compatible stores accept (boto3 >= 1.36 defaults to ``when_supported``).
 """
 

@@ -202,7 +202,7 @@ def download_verified(store: object, key: str, dest_root: Path, state: FileState
     os.close(fd)
     tmp = Path(name)
     try:
-        store.download(key, tmp, on_bytes)  # type: ignore[attr-defined]
+        store.download(key, tmp, on_bytes, state.size)  # type: ignore[attr-defined]
         sha, md5 = hash_file(tmp, md5=state.sha256 is None)
         if state.sha256 and sha != state.sha256:
             raise RemoteError(f"Checksum mismatch for '{key}': expected SHA-256 {state.sha256}, got {sha}.",

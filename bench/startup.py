@@ -32,9 +32,10 @@ def time_once(argv: list[str]) -> float:
 def heavy_imports() -> list[str]:
     code = ("import sys, runpy; sys.argv=['dlcli','--help']\n"
             "try:\n    runpy.run_module('dlcli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "print(','.join(m for m in ('boto3', 'botocore', 'h5py', 'numpy') if m in sys.modules))")
+            "print('HEAVY:' + ','.join(m for m in ('boto3', 'botocore', 'h5py', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return [m for m in out.strip().splitlines()[-1].split(",") if m]
+    line = next(line for line in out.splitlines() if line.startswith("HEAVY:"))
+    return [m for m in line[len("HEAVY:"):].split(",") if m]
 
 
 def main(rounds: int = 15) -> None:

@@ -39,7 +39,21 @@ def build_model(cfg: Config, schema: Schema, X_train: np.ndarray, rng: np.random
     model = Sequential(layers, input_dim=schema.n_inputs, loss=output_loss(cfg, schema), dtype=cfg.model.dtype)
     model.build(rng)
     normalization.adapt(X_train)
+    unit_scale_for_constant_features(normalization.state)
     return model
+
+
+def unit_scale_for_constant_features(state: dict[str, np.ndarray]) -> None:
+    """Give features constant on the training rows a variance of 1 (as scikit-learn's StandardScaler).
+
+    Keras' floor of 1e-7 on the std would turn any other value seen later (a pixel that is
+    always blank in training, a rare flag) into an input of ~1e7 and wreck the predictions;
+    with unit scale it stays an ordinary input. Keras reads the stored variance, so both
+    still predict the same.
+    """
+    mean, variance = state["mean"], state["variance"]
+    constant = variance <= 1e-12 * np.maximum(1.0, mean.astype(np.float64) ** 2)
+    variance[constant] = 1.0
 
 
 def _activation(name: str) -> Any:

@@ -280,3 +280,25 @@ def test_version_and_usage_errors(cli) -> None:  # type: ignore[no-untyped-def]
 def test_quiet_train_writes_nothing_on_stderr(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = cli("train", "--data", IRIS, "--target", "species", "--epochs", "2", "--out", tmp_path / "r", "--quiet")
     assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_feature_constant_in_training_does_not_wreck_predictions(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # "flag" is 0 in every training row; a later 1 must stay an ordinary input, not (1-0)/1e-7.
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def write(path: Path, n: int, flag: int) -> None:
+        x = rng.normal(size=(n, 2))
+        label = np.where(x[:, 0] + x[:, 1] > 0, "yes", "no")
+        rows = [f"{a:.4f},{b:.4f},{flag},{c}" for (a, b), c in zip(x, label)]
+        path.write_text("x1,x2,flag,label\n" + "\n".join(rows) + "\n")
+
+    write(tmp_path / "train.csv", 400, 0)
+    write(tmp_path / "test.csv", 200, 1)
+    trained = cli("train", "--data", tmp_path / "train.csv", "--target", "label", "--epochs", "60",
+                  "--out", tmp_path / "run", "--quiet")
+    assert trained.exit_code == 0, trained
+    result = cli("eval", tmp_path / "run" / "model.h5", tmp_path / "test.csv", "--json")
+    assert result.exit_code == 0, result
+    assert json.loads(result.stdout)["metrics"]["accuracy"] >= 0.9

@@ -60,7 +60,7 @@ class TrainConfig:
     schedule: str = "constant"
     warmup_epochs: int = 0
     clip_norm: float = 0.0
-    patience: int = 20
+    patience: int = 100
     min_delta: float = 0.0
     monitor: str = "val_loss"
     restore_best: bool = True

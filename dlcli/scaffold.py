@@ -76,7 +76,7 @@ def render_config(summary: DataSummary | None, data_path: str = "") -> str:
     lines += ["[train]", "epochs = 300            # an upper bound: early stopping usually ends sooner",
               "batch_size = 32", "lr = 0.001", 'optimizer = "adamw"      # sgd, momentum, nesterov, adam, adamw, rmsprop',
               "weight_decay = 0.3       # decoupled (AdamW): w -= lr * weight_decay * w each step", 'schedule = "constant"    # constant, step, exponential, cosine, reduce_on_plateau',
-              "patience = 20           # epochs without val_loss improvement before stopping (0: off)",
+              "patience = 100          # epochs without val_loss improvement before stopping (0: off)",
               "restore_best = true", "refit = true            # retrain on all rows for the best epoch count", "checkpoint_every = 10", "seed = 0", ""]
     lines += ["[output]", 'out = ""                # run directory; empty: runs/<name>-N, never overwritten', "",
               "[remote]", 'url = ""                # default for push/pull, e.g. "s3://bucket/project"',

@@ -11,14 +11,13 @@ import hashlib
 from pathlib import Path, PurePosixPath
 
 from dlcli.errors import RemoteError, RemoteUsageError
-from dlcli.remote.plan import FileState, plain_md5
 from dlcli.remote.settings import SyncOptions, cache_dir
 from dlcli.remote.url import LocalRemote, parse_remote
 
 
 def fetch(url: str, options: SyncOptions | None = None) -> Path:
     """A local path holding the content of ``url`` (local paths are returned unchanged)."""
-    from dlcli.remote.s3 import META_KEY, S3Store
+    from dlcli.remote.s3 import S3Store
     from dlcli.remote.sync import download_verified
     from dlcli.remote.url import S3Remote
 
@@ -30,13 +29,11 @@ def fetch(url: str, options: SyncOptions | None = None) -> Path:
     options = options or SyncOptions()
     parent, _, name = remote.prefix.rpartition("/")
     store = S3Store(S3Remote(remote.bucket, parent), options)
-    try:
-        head = store.client.head_object(Bucket=remote.bucket, Key=remote.prefix)
-    except Exception as exc:
-        raise store.error(exc, remote.prefix) from exc
-    size = int(head["ContentLength"])
-    etag = str(head.get("ETag", "")).strip('"')
-    sha = head.get("Metadata", {}).get(META_KEY)
+    state = store.single_object(name)
+    if state is None:
+        raise RemoteError(f"No such object {url} (endpoint {store.endpoint or 'AWS default'}).",
+                          hint="Check the path: 'dlcli pull --dry-run' on its folder lists what is there.")
+    size, sha, etag = state.size, state.sha256, state.etag or ""
     content_id = f"sha256-{sha}" if sha else "etag-" + hashlib.sha256(f"{etag}:{size}".encode()).hexdigest()[:32]
     entry_dir = cache_dir(options) / "objects" / content_id
     target = entry_dir / PurePosixPath(name).name
@@ -44,7 +41,7 @@ def fetch(url: str, options: SyncOptions | None = None) -> Path:
         return target
     entry_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return download_verified(store, name, entry_dir, FileState(size, sha, plain_md5(etag), etag), None)
+        return download_verified(store, name, entry_dir, state, None)
     except OSError as exc:
         raise RemoteError(f"Cannot write the cache entry for {url} in '{entry_dir}': {exc.strerror or exc}.",
                           hint="Set [remote].cache_dir or DLCLI_CACHE_DIR to a writable directory.") from exc

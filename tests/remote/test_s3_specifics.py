@@ -78,6 +78,13 @@ def test_fetch_caches_by_content(moto, tmp_path: Path) -> None:  # type: ignore[
     assert fetch(f"s3://{bucket}/d/data.csv", options) == first
 
 
+def test_fetch_missing_object_names_it(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto.new_bucket()
+    with pytest.raises(RemoteError, match=f"No such object s3://{bucket}/d/missing.h5 .endpoint http://127.0.0.1"):
+        fetch(f"s3://{bucket}/d/missing.h5", SyncOptions(endpoint_url=moto.endpoint, cache_dir=tmp_path / "c"))
+    assert not list((tmp_path / "c").rglob("*.h5"))
+
+
 def test_no_such_bucket_names_bucket_and_endpoint(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "f").write_text("x")
     with pytest.raises(RemoteError) as info:

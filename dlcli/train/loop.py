@@ -132,13 +132,17 @@ class Trainer:
         self._check_monitor(val is not None)
         self._adopt_rng()
         params, grads = self.model.parameters(), self.model.gradients()
-        while not self._finished and self._epoch < self.epochs:
-            # Divergence is detected and reported as a typed error: NumPy's overflow warnings
-            # would only be noise on stderr.
-            with self._interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                record = self._run_epoch(X, y, val, params, grads)
-            yield record
-            # A Ctrl-C during the epoch-end evaluation is delivered after its record.
+        # Deferral spans the yields too: a Ctrl-C while the caller handles a record (writing
+        # history, a checkpoint) is delivered here, at an epoch boundary, instead of as a
+        # KeyboardInterrupt that could land in a finalizer, where Python swallows it.
+        with self._interrupt:
+            while not self._finished and self._epoch < self.epochs:
+                # Divergence is detected and reported as a typed error: NumPy's overflow warnings
+                # would only be noise on stderr.
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    record = self._run_epoch(X, y, val, params, grads)
+                yield record
+                self._interrupt.raise_if_pending()
             self._interrupt.raise_if_pending()
 
     def _run_epoch(self, X: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None,

@@ -100,6 +100,20 @@ def test_resume_after_ctrl_c_mid_epoch_is_bit_exact(data, step) -> None:
     assert_same_weights(resumed, expected)
 
 
+def test_ctrl_c_while_the_caller_handles_a_record_is_delivered_at_the_next_resume(data) -> None:
+    # Between epochs the caller writes history and checkpoints; a KeyboardInterrupt raised there
+    # could land in a finalizer, where Python prints and swallows it. It must wait for the trainer.
+    X, y, Xv, yv = data
+    trainer = make_trainer(classifier(seed=1), seed=2, epochs=EPOCHS)
+    records = trainer.fit(X, y, Xv, yv)
+    assert next(records).epoch == 1
+    signal.raise_signal(signal.SIGINT)  # the caller's code goes on undisturbed
+    with pytest.raises(KeyboardInterrupt):
+        next(records)
+    assert (trainer.state_dict()["epoch"], trainer.state_dict()["batch"]) == (1, 0)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_keyboard_interrupt_raised_inside_a_step_rolls_back_to_a_resumable_point(data) -> None:
     expected, _ = reference(data)
     X, y, Xv, yv = data

@@ -133,12 +133,14 @@ LIMITS = """What limits the figures (read them with the server CPU columns):
   client's per-request cost (botocore's request building and signing) is the part dlcli controls.
 - **No-op push**: one listing plus one manifest read; the rest is the floor above (Python,
   boto3's import and S3 client creation), which `aws` pays as well. Half of aws's no-op time is
-  below what any boto3-based process can reach.
-- **200 MiB push**: dlcli hashes the file (SHA-256, needed before the upload to decide and to
-  store in the object's metadata) and, in its default `when_required` checksum mode, moto
-  spends noticeably more CPU per byte than with `when_supported` (compare the two dlcli
-  columns); dlcli keeps `when_required` by default because S3-compatible stores reject the
-  other mode's `aws-chunked` trailers."""
+  barely above that floor: too little for a listing of 1000 keys through botocore's parser.
+- **200 MiB push**: over plain HTTP, in the default `when_required` checksum mode, botocore
+  signs every payload byte (SHA-256 of each part) and moto verifies that signature, which
+  roughly doubles moto's CPU per byte; with `when_supported` the parts stream with a CRC32
+  trailer instead (compare the two dlcli columns). Over HTTPS, i.e. any real deployment,
+  botocore does not sign streaming payloads at all. dlcli also hashes the file once itself
+  (SHA-256, needed before the upload to decide and to store in the metadata). dlcli keeps
+  `when_required` by default because S3-compatible stores reject `aws-chunked` trailers."""
 
 
 def report(results: dict, tools: list[str], phases: list[str], rounds: int) -> str:

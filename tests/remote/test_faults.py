@@ -39,7 +39,8 @@ FAULTS = {"503": (503, "SlowDown", "Please reduce your request rate."),
 
 @dataclass(frozen=True)
 class Seen:
-    """One request the proxy received and what it did with it ("forwarded", "503", "500", "403", "drop")."""
+    """One request the proxy received and what it did with it ("forwarded", "503", "500", "403", "drop",
+    "truncate": forwarded, but the response body cut off halfway and the connection closed)."""
 
     method: str
     path: str
@@ -67,7 +68,7 @@ class FaultProxy:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, matches: Callable[[str, str, dict[str, list[str]]], bool], action: str, times: int) -> None:
-        assert action in (*FAULTS, "drop"), action
+        assert action in (*FAULTS, "drop", "truncate"), action
         with self.lock:
             self.rules.append(Rule(matches, action, times))
 
@@ -142,11 +143,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                        if k.lower() not in HOP_BY_HOP | {"transfer-encoding", "content-length", "date", "server"}]
             if self.command == "HEAD" and response.getheader("Content-Length"):
                 headers.append(("Content-Length", response.getheader("Content-Length", "0")))
-            self._reply(response.status, headers, data, reason=response.reason)
+            self._reply(response.status, headers, data, reason=response.reason, truncate=outcome == "truncate")
         finally:
             upstream.close()
 
-    def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes, reason: str | None = None) -> None:
+    def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes, reason: str | None = None,
+               truncate: bool = False) -> None:
         self.send_response(status, reason)
         for name, value in headers:
             self.send_header(name, value)
@@ -154,7 +156,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
+            self.wfile.write(data[:len(data) // 2] if truncate else data)
+        if truncate:  # the announced length never arrives: the client sees the body cut off
+            self.wfile.flush()
+            self.close_connection = True
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
@@ -210,6 +215,28 @@ def test_get_retried_after_dropped_connection(proxy: FaultProxy, moto_server, tm
     assert not report.failed and report.downloaded == ["w.bin"]
     assert [s.outcome for s in proxy.requests("GET", path)] == ["drop", "forwarded"]
     assert (tmp_path / "out" / "w.bin").read_bytes() == payload
+
+
+def test_small_download_cut_off_mid_body_is_restarted(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto_server.new_bucket()
+    payload = bytes(range(256)) * 4000  # 1 MB: the single-GET path
+    moto_server.client().put_object(Bucket=bucket, Key="p/w.bin", Body=payload)
+    path = f"/{bucket}/p/w.bin"
+    proxy.add(lambda m, p, q: m == "GET" and p == path, "truncate", times=1)
+    report = pull(f"s3://{bucket}/p", tmp_path / "out", options(proxy, tmp_path))
+    assert not report.failed and report.downloaded == ["w.bin"]
+    assert [s.outcome for s in proxy.requests("GET", path)] == ["truncate", "forwarded"]
+    assert (tmp_path / "out" / "w.bin").read_bytes() == payload
+    assert report.bytes == len(payload)
+
+
+def test_download_cut_off_every_time_fails_cleanly(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket = moto_server.new_bucket()
+    moto_server.client().put_object(Bucket=bucket, Key="p/w.bin", Body=b"w" * 100_000)
+    proxy.add(lambda m, p, q: m == "GET" and p == f"/{bucket}/p/w.bin", "truncate", times=100)
+    report = pull(f"s3://{bucket}/p", tmp_path / "out", options(proxy, tmp_path))
+    assert [f["key"] for f in report.failed] == ["w.bin"] and f"s3://{bucket}/p/w.bin" in report.failed[0]["error"]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # no partial file, no temp
 
 
 def big_file(tmp_path: Path) -> Path:

@@ -84,3 +84,25 @@ def test_eval_and_predict_on_s3_model_via_cache(moto_server, monkeypatch: pytest
     assert len(cached) == 1
     assert run("predict", model, SAMPLES / "iris" / "iris.csv", *endpoint).exit_code == 0
     assert list((tmp_path / "cache" / "objects").glob("*/model.h5")) == cached
+
+
+def test_secrets_never_reach_output_run_files_or_the_remote(moto_server, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                                           tmp_path: Path) -> None:
+    secret = "dlcli-secret-0123456789abcdef"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "dlcli-key-id-0123")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    bucket = moto_server.new_bucket()
+    result = run("train", "--data", SAMPLES / "iris" / "iris.csv", "--target", "species", "--epochs", "3",
+                 "--out", tmp_path / "run", "--push-to", f"s3://{bucket}/runs", "--endpoint-url", moto_server.endpoint)
+    assert result.exit_code == 0, result.stderr
+    failed = run("push", tmp_path / "run", "s3://no-such-bucket-y/p", "--endpoint-url", moto_server.endpoint)
+    assert failed.exit_code == 1
+    for text in (result.stdout, result.stderr, failed.stdout, failed.stderr):
+        assert secret not in text
+    for path in (tmp_path / "run").rglob("*"):
+        assert not path.is_file() or secret.encode() not in path.read_bytes(), path
+    client = moto_server.client()
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any(k.endswith("model.h5") for k in keys)
+    for key in keys:
+        assert secret.encode() not in client.get_object(Bucket=bucket, Key=key)["Body"].read(), key

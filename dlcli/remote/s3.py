@@ -167,7 +167,7 @@ class S3Store:
                         if on_bytes:
                             on_bytes(len(chunk))
                 return
-            except (bx.ResponseStreamingError, bx.ReadTimeoutError, bx.ConnectionClosedError):
+            except (bx.ResponseStreamingError, bx.IncompleteReadError, bx.ReadTimeoutError, bx.ConnectionClosedError):
                 if on_bytes and written:
                     on_bytes(-written)
                 if attempt == STREAM_ATTEMPTS - 1:

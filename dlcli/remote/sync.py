@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from dlcli.errors import DlcliError, RemoteError
+from dlcli.errors import DlcliError, RemoteError, RemoteUsageError
 from dlcli.remote.hashing import HashCache, hash_file
 from dlcli.remote.local import atomic_copy, delete_local, list_local, walk
 from dlcli.remote.paths import TEMP_MARK, check_relative_key, safe_destination
@@ -52,7 +52,7 @@ def push(src: Path, dest: str, options: SyncOptions) -> SyncReport:
     """Make the remote ``dest`` hold the files of ``src`` (a file or directory), deciding by SHA-256."""
     src = Path(src)
     if not src.exists():
-        raise RemoteError(f"Nothing to push: '{src}' does not exist.")
+        raise RemoteUsageError(f"Nothing to push: '{src}' does not exist.", hint="Check the path of SRC.")
     remote = parse_remote(dest)
     hashes = hash_cache(options)
     files = walk(src)
@@ -141,7 +141,8 @@ def pull(src: str, dest: Path, options: SyncOptions) -> SyncReport:
     local = _filter(list_local(dest, hashes), options) if dest.is_dir() else {}
     if isinstance(remote, LocalRemote):
         if not remote.path.exists():
-            raise RemoteError(f"Nothing to pull: '{remote.path}' does not exist.")
+            raise RemoteUsageError(f"Nothing to pull: '{remote.path}' does not exist.",
+                                   hint="Check the path of SRC (a directory remote or s3://bucket/prefix).")
         files = walk(remote.path)
         source = _filter(list_local(remote.path, hashes), options)
         for key in source:
@@ -170,6 +171,9 @@ def _pull_s3(remote: S3Remote, dest: Path, local: dict[str, FileState], options:
     source, _ = store.states()
     if not source and remote.prefix and not remote.trailing_slash:
         store, source = _as_single_object(remote, options) or (store, source)
+    if not source:  # a typo in the prefix must not look like a successful, empty pull
+        raise RemoteUsageError(f"Nothing to pull: no objects under {remote} (endpoint {store.endpoint or 'AWS default'}).",
+                               hint="Check the bucket and prefix of SRC.")
     source = _filter(source, options)
     for key in source:
         check_relative_key(key)  # refuse the whole pull before writing anything

@@ -106,3 +106,11 @@ def test_secrets_never_reach_output_run_files_or_the_remote(moto_server, monkeyp
     assert any(k.endswith("model.h5") for k in keys)
     for key in keys:
         assert secret.encode() not in client.get_object(Bucket=bucket, Key=key)["Body"].read(), key
+
+
+def test_missing_source_is_a_usage_error(tmp_path: Path) -> None:
+    pushed = run("push", tmp_path / "nope", tmp_path / "remote")
+    assert pushed.exit_code == 2 and f"Error: Nothing to push: '{tmp_path / 'nope'}' does not exist." in pushed.stderr
+    pulled = run("pull", tmp_path / "no-remote", tmp_path / "out")
+    assert pulled.exit_code == 2 and "Error: Nothing to pull:" in pulled.stderr
+    assert not (tmp_path / "remote").exists() and not (tmp_path / "out").exists()

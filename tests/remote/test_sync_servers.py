@@ -76,3 +76,14 @@ def test_pull_single_file_url(remote, tmp_path: Path) -> None:  # type: ignore[n
     assert got.downloaded == ["deep.bin"] and not got.failed
     assert (tmp_path / "out" / "deep.bin").read_bytes() == (tmp_path / "src" / "sub" / "deep.bin").read_bytes()
     assert pull(f"{url}/sub/deep.bin", tmp_path / "out", options).skipped == ["deep.bin"]
+
+
+def test_pull_of_an_empty_or_mistyped_prefix_is_an_error(remote, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from dlcli.errors import RemoteUsageError
+
+    url, options = remote
+    make_tree(tmp_path / "src")
+    push(tmp_path / "src", url, options)
+    with pytest.raises(RemoteUsageError, match="Nothing to pull"):
+        pull(f"{url}/no-such-folder", tmp_path / "out", options)
+    assert not (tmp_path / "out").exists()

@@ -31,6 +31,36 @@ def hash_file(path: Path, *, md5: bool = False) -> tuple[str, str | None]:
     return sha.hexdigest(), (md.hexdigest() if md is not None else None)
 
 
+# Part sizes other tools use (aws CLI and boto3: 8 MiB; dlcli: 16 MiB; others 5-128 MiB).
+COMMON_PART_SIZES_MIB = (8, 16, 5, 15, 32, 64, 100, 128)
+
+
+def multipart_etag(path: Path, etag: str) -> str | None:
+    """The local file's ETag in the multipart form of ``etag`` ("<hex>-<parts>"), if a likely
+    part size reproduces it; None when none does (then the content cannot be told equal)."""
+    parts = int(etag.rsplit("-", 1)[1])
+    size = path.stat().st_size
+    mib = 1024 * 1024
+    candidates = [n * mib for n in COMMON_PART_SIZES_MIB] + [-(-size // parts // mib) * mib]
+    for part_size in dict.fromkeys(c for c in candidates if c > 0 and -(-size // c) == parts):
+        if (computed := _multipart_etag(path, part_size, parts)) == etag:
+            return computed
+    return None
+
+
+def _multipart_etag(path: Path, part_size: int, parts: int) -> str:
+    digests = bytearray()
+    with open(path, "rb") as f:
+        for _ in range(parts):
+            part = hashlib.md5(usedforsecurity=False)
+            left = part_size
+            while left and (chunk := f.read(min(CHUNK, left))):
+                part.update(chunk)
+                left -= len(chunk)
+            digests += part.digest()
+    return f"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{parts}"
+
+
 class HashCache:
     """Thread-safe (path -> size, mtime_ns, inode, sha256, md5) store, loaded once and saved once."""
 

@@ -1,7 +1,7 @@
 """Sync planning: a pure function from the two sides' file states to a list of actions.
 
 No network, no file system: the compare step has already filled in what is known about each
-side (size, SHA-256, and for foreign objects a plain-MD5 ETag), so the decision is testable
+side (size, SHA-256, and for foreign objects a plain-MD5 or multipart ETag), so the decision is testable
 over pairs of file states alone.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 _PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
+_MULTIPART = re.compile(r"^[0-9a-f]{32}-[0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class FileState:
     size: int
     sha256: str | None = None
     md5: str | None = None  # a plain-MD5 ETag (remote) or the local file's MD5 when it was needed
-    etag: str | None = None
+    etag: str | None = None  # the remote ETag; locally, a multipart ETag computed to match a foreign one
 
 
 class Op(str, Enum):
@@ -45,6 +46,11 @@ def plain_md5(etag: str | None) -> str | None:
     return text if _PLAIN_MD5.match(text) else None
 
 
+def is_multipart_etag(etag: str | None) -> bool:
+    """An ETag of the form ``<md5 of the parts' MD5s>-<number of parts>``."""
+    return bool(etag) and bool(_MULTIPART.match(etag.strip('"').lower()))  # type: ignore[union-attr]
+
+
 def same_content(source: FileState, target: FileState) -> bool | None:
     """True/False when the content is known equal/different, None when it cannot be told."""
     if source.size != target.size:
@@ -53,6 +59,8 @@ def same_content(source: FileState, target: FileState) -> bool | None:
         return source.sha256 == target.sha256
     if source.md5 and target.md5:
         return source.md5 == target.md5
+    if source.etag and target.etag and is_multipart_etag(source.etag):
+        return source.etag == target.etag
     return None
 
 
@@ -72,9 +80,3 @@ def plan(source: dict[str, FileState], target: dict[str, FileState], *, delete: 
     if delete:
         actions.extend(Action(Op.DELETE, key, target[key].size) for key in sorted(set(target) - set(source)))
     return actions
-
-
-def needs_md5(source: FileState, target: FileState | None) -> bool:
-    """Whether the local MD5 would settle a comparison the hashes cannot (a foreign object)."""
-    return (target is not None and source.size == target.size and not (source.sha256 and target.sha256)
-            and bool(source.md5 or target.md5))

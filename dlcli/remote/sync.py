@@ -7,14 +7,15 @@ import hashlib
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from dlcli.errors import DlcliError, RemoteError, RemoteUsageError
-from dlcli.remote.hashing import HashCache, hash_file
+from dlcli.remote.hashing import HashCache, hash_file, multipart_etag
 from dlcli.remote.local import atomic_copy, delete_local, list_local, walk
 from dlcli.remote.paths import TEMP_MARK, check_relative_key, safe_destination
-from dlcli.remote.plan import FileState, Op, plan
+from dlcli.remote.plan import FileState, Op, is_multipart_etag, plan
 from dlcli.remote.report import SyncReport
 from dlcli.remote.settings import SyncOptions, cache_dir
 from dlcli.remote.url import LocalRemote, S3Remote, parse_remote
@@ -105,11 +106,7 @@ def _push_s3(remote: S3Remote, files: dict[str, Path], source: dict[str, FileSta
     store = S3Store(remote, options)
     target, listing = store.states()
     target = _filter(target, options)
-    # Foreign objects with a plain-MD5 ETag and no SHA-256: the local MD5 settles it.
-    for key, state in list(source.items()):
-        other = target.get(key)
-        if other and other.sha256 is None and other.md5 and other.size == state.size:
-            source[key] = FileState(state.size, state.sha256, hash_file(files[key], md5=True)[1])
+    settle_foreign(source, target, files)
     actions = plan(source, target, delete=options.delete)
     etags = {k: v["etag"] for k, v in listing.items()}
     uploaded_etags: dict[str, str] = {}
@@ -177,13 +174,24 @@ def _pull_s3(remote: S3Remote, dest: Path, local: dict[str, FileState], options:
     source = _filter(source, options)
     for key in source:
         check_relative_key(key)  # refuse the whole pull before writing anything
-    for key, state in list(local.items()):
-        other = source.get(key)
-        if other and other.sha256 is None and other.md5 and other.size == state.size:
-            local[key] = FileState(state.size, state.sha256, hash_file(dest / key, md5=True)[1])
+    settle_foreign(local, source, {key: dest / key for key in local})
     actions = plan(source, local, delete=options.delete)
     _execute_local(actions, lambda k: download_verified(store, k, dest, source[k], options.on_bytes),
                    lambda k: delete_local(dest, k), options.with_(on_bytes=None), report)
+
+
+def settle_foreign(local: dict[str, FileState], remote: dict[str, FileState], paths: dict[str, Path]) -> None:
+    """Fill in what the local side needs to compare with objects other tools wrote (no SHA-256):
+    its MD5 for a plain-MD5 ETag, or its multipart ETag when a likely part size reproduces the
+    remote one. Only same-size pairs are hashed; the rest differ anyway."""
+    for key, state in list(local.items()):
+        other = remote.get(key)
+        if other is None or other.sha256 is not None or other.size != state.size:
+            continue
+        if other.md5:
+            local[key] = replace(state, md5=hash_file(paths[key], md5=True)[1])
+        elif is_multipart_etag(other.etag):
+            local[key] = replace(state, etag=multipart_etag(paths[key], str(other.etag)))
 
 
 def _as_single_object(remote: S3Remote, options: SyncOptions) -> tuple[object, dict[str, FileState]] | None:

@@ -22,6 +22,8 @@ B = FileState(4, "b" * 64)
     (FileState(4, "a" * 64, "m" * 32), FileState(4, None, "m" * 32), Op.SKIP),      # foreign, equal MD5 ETag
     (FileState(4, "a" * 64, "m" * 32), FileState(4, None, "n" * 32), Op.TRANSFER),  # foreign, different MD5
     (A, FileState(4, None, None, "abc-2"), Op.TRANSFER),          # multipart ETag, no hash: unknown is different
+    (FileState(4, "a" * 64, None, "e" * 32 + "-2"), FileState(4, None, None, "e" * 32 + "-2"), Op.SKIP),  # ETag reproduced
+    (FileState(4, "a" * 64, None, "e" * 32 + "-2"), FileState(4, None, None, "f" * 32 + "-2"), Op.TRANSFER),
 ])
 def test_plan_single_file(source: FileState, target: FileState | None, op: Op) -> None:
     assert plan({"k": source}, {"k": target} if target else {}) == [Action(op, "k", source.size)]
@@ -30,6 +32,22 @@ def test_plan_single_file(source: FileState, target: FileState | None, op: Op) -
 def test_plan_delete_only_when_asked() -> None:
     assert plan({}, {"old": A}) == []
     assert plan({}, {"old": A}, delete=True) == [Action(Op.DELETE, "old", 4)]
+
+
+def test_multipart_etag_found_for_a_likely_part_size(tmp_path: Path) -> None:
+    import hashlib
+
+    from dlcli.remote.hashing import multipart_etag
+
+    mib = 1024 * 1024
+    data = bytes(range(256)) * (4 * 4096 + 7)  # 4 MiB + 1792 bytes: parts of 8 MiB would be 1, of 1 MiB 5
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    parts = [data[i:i + mib] for i in range(0, len(data), mib)]
+    etag = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + f"-{len(parts)}"
+    assert multipart_etag(path, etag) == etag  # 1 MiB is not a common size: derived from size / parts
+    assert multipart_etag(path, "0" * 32 + f"-{len(parts)}") is None
+    assert multipart_etag(path, etag[:-1] + "9") is None  # no part size gives 9 parts
 
 
 def test_plain_md5() -> None:

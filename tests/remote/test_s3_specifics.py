@@ -27,6 +27,28 @@ def test_foreign_objects_pull_and_compare_by_md5(moto, tmp_path: Path) -> None: 
     assert push(tmp_path / "out", f"s3://{bucket}/p", options).skipped == ["a.txt"]
 
 
+def test_foreign_multipart_objects_compare_by_reproduced_etag(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from boto3.s3.transfer import TransferConfig
+
+    bucket = moto.new_bucket()
+    src = tmp_path / "src"
+    src.mkdir()
+    data = bytearray(b"\2" * (17 * 1024 * 1024))
+    (src / "big.bin").write_bytes(data)
+    eight = 8 * 1024 * 1024  # what aws s3 cp / boto3 use by default
+    moto.client().upload_file(str(src / "big.bin"), bucket, "p/big.bin",
+                              Config=TransferConfig(multipart_threshold=eight, multipart_chunksize=eight))
+    assert moto.client().head_object(Bucket=bucket, Key="p/big.bin")["ETag"].strip('"').endswith("-3")
+    options = SyncOptions(endpoint_url=moto.endpoint)
+    assert push(src, f"s3://{bucket}/p", options).skipped == ["big.bin"]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "big.bin").write_bytes(data)
+    assert pull(f"s3://{bucket}/p", tmp_path / "out", options).skipped == ["big.bin"]
+    data[-1] = 3  # same size, one byte different
+    (src / "big.bin").write_bytes(data)
+    assert push(src, f"s3://{bucket}/p", options).uploaded == ["big.bin"]
+
+
 def test_unsafe_key_refused_before_writing(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = moto.new_bucket()
     moto.client().put_object(Bucket=bucket, Key="p/ok.txt", Body=b"ok")

@@ -48,7 +48,7 @@ def plain_md5(etag: str | None) -> str | None:
 
 def is_multipart_etag(etag: str | None) -> bool:
     """An ETag of the form ``<md5 of the parts' MD5s>-<number of parts>``."""
-    return bool(etag) and bool(_MULTIPART.match(etag.strip('"').lower()))  # type: ignore[union-attr]
+    return bool(etag and _MULTIPART.match(etag.strip('"').lower()))
 
 
 def same_content(source: FileState, target: FileState) -> bool | None:

@@ -205,27 +205,16 @@ def test_put_retried_after_two_503s(proxy: FaultProxy, moto_server, tmp_path: Pa
     assert body == b"alpha\n" * 100  # the retried PUT re-sent the whole file, not a drained stream
 
 
-def test_get_retried_after_dropped_connection(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    bucket = moto_server.new_bucket()
-    payload = bytes(range(256)) * 400
-    moto_server.client().put_object(Bucket=bucket, Key="p/w.bin", Body=payload)
-    path = f"/{bucket}/p/w.bin"
-    proxy.add(lambda m, p, q: m == "GET" and p == path, "drop", times=1)
-    report = pull(f"s3://{bucket}/p", tmp_path / "out", options(proxy, tmp_path))
-    assert not report.failed and report.downloaded == ["w.bin"]
-    assert [s.outcome for s in proxy.requests("GET", path)] == ["drop", "forwarded"]
-    assert (tmp_path / "out" / "w.bin").read_bytes() == payload
-
-
-def test_small_download_cut_off_mid_body_is_restarted(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("fault", ["drop", "truncate"])  # no response at all; a body cut off halfway
+def test_failed_get_is_retried(proxy: FaultProxy, moto_server, tmp_path: Path, fault: str) -> None:  # type: ignore[no-untyped-def]
     bucket = moto_server.new_bucket()
     payload = bytes(range(256)) * 4000  # 1 MB: the single-GET path
     moto_server.client().put_object(Bucket=bucket, Key="p/w.bin", Body=payload)
     path = f"/{bucket}/p/w.bin"
-    proxy.add(lambda m, p, q: m == "GET" and p == path, "truncate", times=1)
+    proxy.add(lambda m, p, q: m == "GET" and p == path, fault, times=1)
     report = pull(f"s3://{bucket}/p", tmp_path / "out", options(proxy, tmp_path))
     assert not report.failed and report.downloaded == ["w.bin"]
-    assert [s.outcome for s in proxy.requests("GET", path)] == ["truncate", "forwarded"]
+    assert [s.outcome for s in proxy.requests("GET", path)] == [fault, "forwarded"]
     assert (tmp_path / "out" / "w.bin").read_bytes() == payload
     assert report.bytes == len(payload)
 

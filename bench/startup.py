@@ -30,12 +30,14 @@ def time_once(argv: list[str]) -> float:
 
 
 def heavy_imports() -> list[str]:
-    code = ("import sys, runpy; sys.argv=['dlcli','--help']\n"
-            "try:\n    runpy.run_module('dlcli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "print('HEAVY:' + ','.join(m for m in ('boto3', 'botocore', 'h5py', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys, runpy; sys.argv=['dlcli','--help']\n"
+        "try:\n    runpy.run_module('dlcli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY:' + ','.join(m for m in ('boto3', 'botocore', 'h5py', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     line = next(line for line in out.splitlines() if line.startswith("HEAVY:"))
-    return [m for m in line[len("HEAVY:"):].split(",") if m]
+    return [m for m in line[len("HEAVY:") :].split(",") if m]
 
 
 def main(rounds: int = 15) -> None:
@@ -54,17 +56,20 @@ def main(rounds: int = 15) -> None:
     med = summary(times["dlcli --help"])[0]
     verdict = "met" if med <= TARGET_SECONDS else "MISSED"
     print(f"target ≤ {TARGET_SECONDS}s: {verdict}; heavy modules imported by --help: {imported or 'none'}")
-    body = "\n".join([
-        "## Start-up (`bench/startup.py`)",
-        f"Measured {date.today()} on {platform.machine()}, Python {platform.python_version()}, {rounds} interleaved rounds.",
-        "",
-        "| command | median s | min–max s |",
-        "|---|---|---|",
-        *rows,
-        "",
-        f"Target `dlcli --help` ≤ {TARGET_SECONDS} s: **{verdict}**. Heavy modules imported by `--help`: "
-        f"{', '.join(imported) if imported else 'none (boto3, h5py and NumPy are imported lazily)'}.",
-    ])
+    body = "\n".join(
+        [
+            "## Start-up (`bench/startup.py`)",
+            f"Measured {date.today()} on {platform.machine()}, Python {platform.python_version()}, "
+            f"{rounds} interleaved rounds.",
+            "",
+            "| command | median s | min–max s |",
+            "|---|---|---|",
+            *rows,
+            "",
+            f"Target `dlcli --help` ≤ {TARGET_SECONDS} s: **{verdict}**. Heavy modules imported by `--help`: "
+            f"{', '.join(imported) if imported else 'none (boto3, h5py and NumPy are imported lazily)'}.",
+        ]
+    )
     write_section("startup", body)
 
 

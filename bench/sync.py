@@ -23,8 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import summary, write_section  # noqa: E402
-from tests.remote.conftest import _start, _stop, free_port  # noqa: E402
+from _report import summary, write_section
+
+from tests.remote.conftest import _start, _stop, free_port
 
 
 def cpu_seconds(pid: int) -> float:
@@ -63,8 +64,15 @@ def timed(cmd: list[str], env: dict[str, str], server_pid: int) -> tuple[float, 
     return time.perf_counter() - t0, cpu_seconds(server_pid) - cpu0
 
 
-def one_round(tool: str, data: dict[str, Path], endpoint: str, env: dict[str, str], pid: int, work: Path,
-              results: dict[tuple[str, str], list[tuple[float, float]]]) -> None:
+def one_round(
+    tool: str,
+    data: dict[str, Path],
+    endpoint: str,
+    env: dict[str, str],
+    pid: int,
+    work: Path,
+    results: dict[tuple[str, str], list[tuple[float, float]]],
+) -> None:
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
@@ -92,8 +100,13 @@ def main() -> None:
     # uses when_supported (CRC32 on every request), which moto happens to process faster, so
     # the same run also times dlcli in that mode to separate the client from the setting.
     tools = ["dlcli", CRC_TOOL] + (["aws"] if shutil.which("aws") else [])
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-               AWS_EC2_METADATA_DISABLED="true")
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
     os.environ.update(env)
     port = free_port()
     server = _start(["moto_server", "-H", "127.0.0.1", "-p", str(port)], port)
@@ -107,7 +120,7 @@ def main() -> None:
         for key in [(t, p) for t in tools for p in phases]:
             results[key] = []
         for r in range(args.rounds):
-            for tool in (tools if r % 2 == 0 else tools[::-1]):
+            for tool in tools if r % 2 == 0 else tools[::-1]:
                 env["DLCLI_CACHE_DIR"] = str(Path(tmp) / f"cache-{r}")  # cold hash cache for each fresh push
                 one_round(tool, data, endpoint, env, server.pid, Path(tmp), results)
                 floor.append(timed([sys.executable, "-c", FLOOR.format(endpoint=endpoint)], env, server.pid)[0])
@@ -115,14 +128,20 @@ def main() -> None:
     _stop(server)
     body = report(results, tools, phases, args.rounds)
     med, lo, hi = summary(floor)
-    body += (f"\n\nFloor of any boto3-based process (Python start, import boto3, create the S3 client, no request): "
-             f"{med:.2f} s ({lo:.2f}–{hi:.2f}).\n\n{LIMITS}")
+    body += (
+        f"\n\nFloor of any boto3-based process (Python start, import boto3, create the S3 client, no request): "
+        f"{med:.2f} s ({lo:.2f}–{hi:.2f}).\n\n{LIMITS}"
+    )
     print(body)
     write_section("sync", body)
 
 
-TARGETS = {"1000 x 4 KiB push": (0.5, "≥ 2× faster"), "200 MiB push": (1.0, "no slower"),
-           "1000 x 4 KiB no-op push": (0.5, "≤ ½ of aws"), "200 MiB no-op push": (0.5, "≤ ½ of aws")}
+TARGETS = {
+    "1000 x 4 KiB push": (0.5, "≥ 2× faster"),
+    "200 MiB push": (1.0, "no slower"),
+    "1000 x 4 KiB no-op push": (0.5, "≤ ½ of aws"),
+    "200 MiB no-op push": (0.5, "≤ ½ of aws"),
+}
 
 
 LIMITS = """What limits the figures (read them with the server CPU columns):
@@ -144,10 +163,16 @@ LIMITS = """What limits the figures (read them with the server CPU columns):
 
 
 def report(results: dict, tools: list[str], phases: list[str], rounds: int) -> str:
-    lines = ["## Sync speed (`bench/sync.py`)", f"`python bench/sync.py --rounds {rounds}` on {date.today()}, local moto server, {os.cpu_count()} cores; "
-             "wall seconds, median (min–max); server CPU = moto's CPU seconds in that phase (median).", "",
-             "| phase | " + " | ".join(f"{t} s | {t} server CPU" for t in tools) + " | dlcli/aws | (when_supported)/aws | target | met |",
-             "|---|" + "---|" * (2 * len(tools) + 4)]
+    lines = [
+        "## Sync speed (`bench/sync.py`)",
+        f"`python bench/sync.py --rounds {rounds}` on {date.today()}, local moto server, {os.cpu_count()} cores; "
+        "wall seconds, median (min–max); server CPU = moto's CPU seconds in that phase (median).",
+        "",
+        "| phase | "
+        + " | ".join(f"{t} s | {t} server CPU" for t in tools)
+        + " | dlcli/aws | (when_supported)/aws | target | met |",
+        "|---|" + "---|" * (2 * len(tools) + 4),
+    ]
     for phase in phases:
         cells, medians = [], {}
         for tool in tools:

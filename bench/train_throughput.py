@@ -22,20 +22,21 @@ Usage: ``python bench/train_throughput.py [--rounds 9] [--seconds 0.25] [--no-wr
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import statistics
-import time
-from pathlib import Path
-from typing import Callable
-
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
-from dlcli.nn import Dense, Sequential, get_optimizer  # noqa: E402
-from _report import write_section  # noqa: E402
+from _report import write_section
+
+from dlcli.nn import Dense, Sequential, get_optimizer
 
 SIZES = (784, 256, 128, 10)
 BATCHES = (32, 128, 1024)
@@ -71,9 +72,12 @@ def make_data(batch: int, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]
 
 
 def dlcli_step(batch: int) -> Step:
-    model = Sequential([Dense(SIZES[1], "relu"), Dense(SIZES[2], "relu"),
-                        Dense(SIZES[3], "softmax")], SIZES[0],
-                       loss="categorical_crossentropy", dtype="float32")
+    model = Sequential(
+        [Dense(SIZES[1], "relu"), Dense(SIZES[2], "relu"), Dense(SIZES[3], "softmax")],
+        SIZES[0],
+        loss="categorical_crossentropy",
+        dtype="float32",
+    )
     model.build(np.random.default_rng(0))
     opt = get_optimizer("adam")
     params, grads = model.parameters(), model.gradients()
@@ -93,7 +97,7 @@ def gemm_step(batch: int) -> Step:
     """The eight matrix products of one step, into preallocated float32 arrays."""
     rng = np.random.default_rng(2)
     f32 = np.float32
-    W = [rng.standard_normal((a, b), dtype=f32) * f32(0.05) for a, b in zip(SIZES, SIZES[1:])]
+    W = [rng.standard_normal((a, b), dtype=f32) * f32(0.05) for a, b in itertools.pairwise(SIZES)]
     dW = [np.empty_like(w) for w in W]
     H = [np.empty((batch, n), dtype=f32) for n in SIZES[1:]]  # layer outputs
     D = [np.empty((batch, n), dtype=f32) for n in SIZES[1:]]  # gradients at layer outputs
@@ -104,7 +108,7 @@ def gemm_step(batch: int) -> Step:
         np.matmul(X, W[0], out=H[0])
         np.matmul(H[0], W[1], out=H[1])
         np.matmul(H[1], W[2], out=H[2])
-        np.matmul(H[1].T, H[2], out=dW[2])     # D[2] stands in for dZ3: same shape and cost
+        np.matmul(H[1].T, H[2], out=dW[2])  # D[2] stands in for dZ3: same shape and cost
         np.matmul(H[2], W[2].T, out=D[1])
         np.matmul(H[0].T, D[1], out=dW[1])
         np.matmul(D[1], W[1].T, out=D[0])
@@ -121,7 +125,7 @@ def torch_step(batch: int, threads: int) -> Step | None:
     torch.set_num_threads(threads)
     torch.manual_seed(0)  # torch's own generator; the benchmark never seeds NumPy globally
     layers: list = []
-    for a, b in zip(SIZES, SIZES[1:]):
+    for a, b in itertools.pairwise(SIZES):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers[:-1])
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
@@ -159,7 +163,7 @@ def measure(batch: int, rounds: int, seconds: float, threads: int) -> dict[str, 
     results: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
     for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             step, n = variants[name], blocks[name]
             # Let the other library's spinning worker threads park, then wake our own,
             # so neither side pays for the other's idle spin.
@@ -176,7 +180,7 @@ def measure(batch: int, rounds: int, seconds: float, threads: int) -> dict[str, 
 def paired_ratio(a: list[float], b: list[float]) -> float:
     """Median over rounds of a/b: each round's blocks ran back to back, so pairing them
     cancels interference that hits a whole round."""
-    return statistics.median(x / y for x, y in zip(a, b))
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def fmt(values: list[float]) -> str:
@@ -190,14 +194,16 @@ def target_verdicts(all_results: dict[int, dict[str, list[float]]], has_torch: b
         if batch in all_results:
             res = all_results[batch]
             got = paired_ratio(res["dlcli"], res["gemm"])
-            verdicts.append(f"{got:.0%} of the bound at batch {batch} (target ≥ {goal:.0%}: "
-                            f"{'met' if got >= goal else 'missed'})")
+            verdicts.append(
+                f"{got:.0%} of the bound at batch {batch} (target ≥ {goal:.0%}: {'met' if got >= goal else 'missed'})"
+            )
     batch, ratio = TORCH_TARGET
     if has_torch and batch in all_results:
         res = all_results[batch]
         got = paired_ratio(res["dlcli"], res["torch"])
-        verdicts.append(f"{got:.2f}× PyTorch at batch {batch} (target ≥ {ratio}×: "
-                        f"{'met' if got >= ratio else 'missed'})")
+        verdicts.append(
+            f"{got:.2f}× PyTorch at batch {batch} (target ≥ {ratio}×: {'met' if got >= ratio else 'missed'})"
+        )
     return verdicts
 
 
@@ -211,8 +217,7 @@ def adam_share(all_results: dict[int, dict[str, list[float]]]) -> list[str]:
     return out
 
 
-def report(all_results: dict[int, dict[str, list[float]]], threads: int, how: str,
-           rounds: int) -> str:
+def report(all_results: dict[int, dict[str, list[float]]], threads: int, how: str, rounds: int) -> str:
     has_torch = all("torch" in r for r in all_results.values())
     head = "| batch | dlcli samples/s | GEMM-only bound | dlcli / bound |"
     rule = "|---:|---:|---:|---:|"
@@ -221,8 +226,7 @@ def report(all_results: dict[int, dict[str, list[float]]], threads: int, how: st
         rule += "---:|---:|"
     lines = [head, rule]
     for batch, res in all_results.items():
-        row = (f"| {batch} | {fmt(res['dlcli'])} | {fmt(res['gemm'])} | "
-               f"{paired_ratio(res['dlcli'], res['gemm']):.0%} |")
+        row = f"| {batch} | {fmt(res['dlcli'])} | {fmt(res['gemm'])} | {paired_ratio(res['dlcli'], res['gemm']):.0%} |"
         if has_torch:
             row += f" {fmt(res['torch'])} | {paired_ratio(res['dlcli'], res['torch']):.2f}× |"
         lines.append(row)
@@ -230,23 +234,25 @@ def report(all_results: dict[int, dict[str, list[float]]], threads: int, how: st
     torch_note = "PyTorch not importable: no reference column."
     if has_torch:
         import torch
-        torch_note = (f"PyTorch {torch.__version__}, `torch.optim.Adam(fused=True)`, "
-                      f"`torch.set_num_threads({threads})`.")
-    return "\n".join([
-        "## Training throughput (`bench/train_throughput.py`)",
-        "MLP 784-256-128-10, ReLU, softmax cross-entropy, Adam, float32, random data. "
-        f"Median (min–max) over {rounds} interleaved rounds, samples/s; ratios are medians of "
-        "the per-round ratios. The GEMM-only bound times the step's eight matrix products alone.",
-        "",
-        *lines,
-        "",
-        f"NumPy {np.__version__}, BLAS threads {threads} (from {how}); {torch_note} "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs.",
-        "",
-        "Result against the targets: " + "; ".join(verdicts) + ".",
-        "",
-        "Time in dlcli's Adam update (median, inside the timed steps): " + "; ".join(adam) + ".",
-    ])
+
+        torch_note = f"PyTorch {torch.__version__}, `torch.optim.Adam(fused=True)`, `torch.set_num_threads({threads})`."
+    return "\n".join(
+        [
+            "## Training throughput (`bench/train_throughput.py`)",
+            "MLP 784-256-128-10, ReLU, softmax cross-entropy, Adam, float32, random data. "
+            f"Median (min–max) over {rounds} interleaved rounds, samples/s; ratios are medians of "
+            "the per-round ratios. The GEMM-only bound times the step's eight matrix products alone.",
+            "",
+            *lines,
+            "",
+            f"NumPy {np.__version__}, BLAS threads {threads} (from {how}); {torch_note} "
+            f"Python {platform.python_version()}, {os.cpu_count()} CPUs.",
+            "",
+            "Result against the targets: " + "; ".join(verdicts) + ".",
+            "",
+            "Time in dlcli's Adam update (median, inside the timed steps): " + "; ".join(adam) + ".",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,9 +11,10 @@ import dataclasses
 import difflib
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, get_args, get_origin, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 from dlcli.errors import ConfigError
 
@@ -216,7 +217,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     for name, value in environ.items():
         if not name.startswith("DLCLI_"):
             continue
-        section, _, key = name[len("DLCLI_"):].lower().partition("_")
+        section, _, key = name[len("DLCLI_") :].lower().partition("_")
         if section not in SECTIONS or not key:
             continue  # DLCLI_DEBUG, DLCLI_CACHE_DIR and friends are not config keys
         _check_key(section, key, where=f"environment variable {name}")
@@ -270,7 +271,10 @@ def _suggest(word: str, candidates: list[str], prefix: str = "") -> str:
 
 def _coerce_section(section: str, values: dict[str, Any]) -> dict[str, Any]:
     hints = get_type_hints(SECTIONS[section])
-    return {key: _validate(f"{section}.{key}", _coerce(f"{section}.{key}", value, hints[key])) for key, value in values.items()}
+    return {
+        key: _validate(f"{section}.{key}", _coerce(f"{section}.{key}", value, hints[key]))
+        for key, value in values.items()
+    }
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
@@ -323,7 +327,9 @@ def _validate(key: str, value: Any) -> Any:
     if bounds is not None:
         _check_range(key, value, *bounds)
     if key == "model.hidden" and any(v < 1 for v in value):
-        raise ConfigError(f"model.hidden must list positive layer widths, got {value}.", hint="For example: --hidden 64,32")
+        raise ConfigError(
+            f"model.hidden must list positive layer widths, got {value}.", hint="For example: --hidden 64,32"
+        )
     return value
 
 

@@ -6,9 +6,10 @@ units come out. Model and data may be local paths or remote URLs (fetched throug
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -100,8 +101,14 @@ def _floats(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
-def iter_predictions(predictor: Predictor, data: str | Path, *, proba: bool = False,
-                     chunk_rows: int = DEFAULT_CHUNK_ROWS, remote_options: Any = None) -> Iterator[np.ndarray]:
+def iter_predictions(
+    predictor: Predictor,
+    data: str | Path,
+    *,
+    proba: bool = False,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    remote_options: Any = None,
+) -> Iterator[np.ndarray]:
     """Yield predictions chunk by chunk: labels / values ``(n,)``, or probabilities ``(n, n_classes)``."""
     source: str | Path = data if str(data) == "-" else localize(data, remote_options=remote_options)
     schema = predictor.schema

@@ -24,10 +24,21 @@ def churn(rng: np.random.Generator, n: int = 600) -> None:
     tenure = rng.integers(1, 72, n)
     monthly = np.round(rng.normal(40, 12, n) + 15 * (plan == "premium"), 2)
     tickets = rng.poisson(1.5, n)
-    logit = -1.0 + 0.6 * tickets - 0.05 * tenure + 0.8 * (plan == "basic") + 0.02 * (monthly - 40) + 0.4 * (region == "south")
+    logit = (
+        -1.0
+        + 0.6 * tickets
+        - 0.05 * tenure
+        + 0.8 * (plan == "basic")
+        + 0.02 * (monthly - 40)
+        + 0.4 * (region == "south")
+    )
     churned = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
-    rows = zip(tenure, monthly, tickets, plan, region, churned)
-    _write(HERE / "churn" / "churn.csv", ["tenure_months", "monthly_fee", "support_tickets", "plan", "region", "churned"], rows)
+    rows = zip(tenure, monthly, tickets, plan, region, churned, strict=True)
+    _write(
+        HERE / "churn" / "churn.csv",
+        ["tenure_months", "monthly_fee", "support_tickets", "plan", "region", "churned"],
+        rows,
+    )
 
 
 def housing(rng: np.random.Generator, n: int = 500) -> None:
@@ -36,7 +47,7 @@ def housing(rng: np.random.Generator, n: int = 500) -> None:
     age = rng.integers(0, 100, n)
     distance = np.round(rng.exponential(8, n), 2)
     price = 50 + 2.1 * area + 8 * rooms - 0.4 * age - 25 * np.log1p(distance) + rng.normal(0, 40, n)
-    rows = zip(area, rooms, age, distance, np.round(price, 1))
+    rows = zip(area, rooms, age, distance, np.round(price, 1), strict=True)
     _write(HERE / "housing" / "housing.csv", ["area_m2", "rooms", "age_years", "distance_km", "price_k"], rows)
 
 

@@ -40,8 +40,12 @@ def test_man_page_renders_with_man() -> None:
 
     if shutil.which("man") is None:
         pytest.skip("man is not installed")
-    result = subprocess.run(["man", "-l", str(ROOT / "man" / "dlcli-train.1")], capture_output=True, text=True,
-                            env={"MANPAGER": "cat", "PAGER": "cat", "COLUMNS": "100", "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        ["man", "-l", str(ROOT / "man" / "dlcli-train.1")],
+        capture_output=True,
+        text=True,
+        env={"MANPAGER": "cat", "PAGER": "cat", "COLUMNS": "100", "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0 and "--batch-size" in result.stdout.replace("\u2010", "-")
 
 
@@ -60,8 +64,10 @@ def test_readme_documents_exit_codes() -> None:
 
 
 def test_help_imports_neither_boto3_nor_h5py() -> None:
-    code = ("import sys\nfrom dlcli.cli.app import main\nmain(['--help'])\n"
-            "print(sorted(m for m in ('boto3', 'h5py', 'botocore') if m in sys.modules))")
+    code = (
+        "import sys\nfrom dlcli.cli.app import main\nmain(['--help'])\n"
+        "print(sorted(m for m in ('boto3', 'h5py', 'botocore') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
 

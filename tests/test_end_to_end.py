@@ -19,8 +19,15 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 def dlcli(*args: object, cwd: Path, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("DLCLI_DEBUG", None)
-    result = subprocess.run([sys.executable, "-m", "dlcli", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                            env=env, timeout=300, **kwargs)  # type: ignore[call-overload]
+    result = subprocess.run(
+        [sys.executable, "-m", "dlcli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        **kwargs,
+    )  # type: ignore[call-overload]
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -39,8 +46,14 @@ def test_init_train_eval_predict_inspect(tmp_path: Path) -> None:
     assert predictions[0] == "churned" and set(predictions[1:]) <= {"yes", "no"} and len(predictions) == 601
     summary = json.loads(dlcli("inspect", model, "--json", cwd=project).stdout)
     assert summary["schema"]["task"] == "binary"
-    piped = subprocess.run(f"head -5 {data} | {sys.executable} -m dlcli predict {model} --proba", shell=True,
-                           capture_output=True, text=True, cwd=project, timeout=120)
+    piped = subprocess.run(
+        f"head -5 {data} | {sys.executable} -m dlcli predict {model} --proba",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=project,
+        timeout=120,
+    )
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout.splitlines()[0] == "no,yes" and len(piped.stdout.splitlines()) == 5
 
@@ -50,8 +63,13 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path: Path) -> None:
     common = ["--data", data, "--target", "price_k", "--epochs", "60", "--patience", "0", "--batch-size", "8"]
     dlcli("train", *common, "--out", tmp_path / "full", "--quiet", cwd=tmp_path)
 
-    proc = subprocess.Popen([sys.executable, "-m", "dlcli", "train", *map(str, common), "--out", str(tmp_path / "cut")],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlcli", "train", *map(str, common), "--out", str(tmp_path / "cut")],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     history = tmp_path / "cut" / "history.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not history.exists() or len(history.read_text().splitlines()) < 3):

@@ -7,7 +7,7 @@ Command modules import the heavy libraries (NumPy, h5py, boto3) inside their fun
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -51,9 +51,11 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors (or set DLCLI_DEBUG=1).")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show Python tracebacks on errors (or set DLCLI_DEBUG=1).")
+    ] = False,
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = None,
 ) -> None:
     """Global options, given before the command."""

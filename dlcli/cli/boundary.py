@@ -67,8 +67,10 @@ class DlcliGroup(TyperGroup):
         except Exception as exc:  # a bug: say so briefly, and how to see more
             if debug_enabled(ctx) or _is_click_signal(exc):
                 raise
-            report_error(f"Unexpected internal error: {type(exc).__name__}: {exc}",
-                         "Run again with --debug for the traceback, and report it as a bug.")
+            report_error(
+                f"Unexpected internal error: {type(exc).__name__}: {exc}",
+                "Run again with --debug for the traceback, and report it as a bug.",
+            )
             raise typer.Exit(EXIT_FAILURE) from None
 
 

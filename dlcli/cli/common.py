@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log lines on stderr.")]
 ConfigOpt = Annotated[
-    Optional[Path],
-    typer.Option("--config", "-c", metavar="FILE", help="Config file (default: ./dlcli.toml when it exists).", show_default=False),
+    Path | None,
+    typer.Option(
+        "--config", "-c", metavar="FILE", help="Config file (default: ./dlcli.toml when it exists).", show_default=False
+    ),
 ]
 SetOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--set", metavar="KEY=VALUE", help="Set any config key: --set train.epochs=50 (repeatable).", show_default=False),
+    list[str] | None,
+    typer.Option(
+        "--set", metavar="KEY=VALUE", help="Set any config key: --set train.epochs=50 (repeatable).", show_default=False
+    ),
 ]
 EndpointOpt = Annotated[
-    Optional[str],
-    typer.Option("--endpoint-url", metavar="URL", help="S3 endpoint URL (else [remote].endpoint_url, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).",
-                 show_default=False),
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        metavar="URL",
+        help="S3 endpoint URL (else [remote].endpoint_url, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).",
+        show_default=False,
+    ),
 ]
-ProfileOpt = Annotated[Optional[str], typer.Option("--profile", metavar="NAME", help="AWS profile for s3:// URLs.", show_default=False)]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", metavar="NAME", help="AWS profile for s3:// URLs.", show_default=False)
+]
 
 
 def overrides(**pairs: object) -> dict[str, object]:

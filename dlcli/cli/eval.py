@@ -12,7 +12,9 @@ from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, remote_options
 
 def eval_command(
     model: Annotated[str, typer.Argument(metavar="MODEL", help="Model file (.h5), local or s3://.")],
-    data: Annotated[str, typer.Argument(metavar="DATA", help="Labelled data: CSV with the target column, NPZ or HDF5 with X and y.")],
+    data: Annotated[
+        str, typer.Argument(metavar="DATA", help="Labelled data: CSV with the target column, NPZ or HDF5 with X and y.")
+    ],
     json_: JsonOpt = False,
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
@@ -39,5 +41,5 @@ def eval_command(
             console.print(render.confusion_table(result.confusion_matrix, result.labels))
         else:
             console.print("confusion_matrix\t" + " ".join(map(str, result.labels)))
-            for label, row in zip(result.labels, result.confusion_matrix):
+            for label, row in zip(result.labels, result.confusion_matrix, strict=True):
                 console.print(f"{label}\t" + " ".join(map(str, row)))

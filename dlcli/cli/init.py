@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,9 +12,16 @@ from dlcli.cli.common import JsonOpt, QuietOpt
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Project directory (created if missing).")] = Path("."),
-    data: Annotated[Optional[str], typer.Option(metavar="FILE", help="Fit the config to this CSV/NPZ/HDF5 file.", show_default=False)] = None,
-    target: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The column to predict (with --data).", show_default=False)] = None,
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Project directory (created if missing).")] = Path(
+        "."
+    ),
+    data: Annotated[
+        str | None,
+        typer.Option(metavar="FILE", help="Fit the config to this CSV/NPZ/HDF5 file.", show_default=False),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(metavar="COLUMN", help="The column to predict (with --data).", show_default=False)
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing dlcli.toml.")] = False,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -33,14 +40,22 @@ def init(
     if json_:
         payload: dict[str, object] = {"written": [str(p) for p in written]}
         if summary:
-            payload.update(task=summary.task, n_inputs=summary.n_inputs, n_outputs=summary.n_outputs, loss=summary.loss,
-                           categorical=summary.categorical, classes=summary.classes)
+            payload.update(
+                task=summary.task,
+                n_inputs=summary.n_inputs,
+                n_outputs=summary.n_outputs,
+                loss=summary.loss,
+                categorical=summary.categorical,
+                classes=summary.classes,
+            )
         render.emit_json(payload)
         return
     for path in written:
         typer.echo(f"wrote {path}")
     if summary and not quiet:
-        render.log(f"{summary.task} on '{summary.target}': {summary.n_inputs} inputs → {summary.n_outputs} output(s), "
-                   f"loss {summary.loss}")
+        render.log(
+            f"{summary.task} on '{summary.target}': {summary.n_inputs} inputs → {summary.n_outputs} output(s), "
+            f"loss {summary.loss}"
+        )
     cd = "" if directory == Path(".") else f"cd {directory} && "
     render.log(f"Next: {cd}dlcli train", quiet)

@@ -42,9 +42,11 @@ def _print(summary: dict[str, Any]) -> None:
 
     console = render.out()
     metadata = summary.get("metadata") or {}
-    console.print(f"{summary['path']}: {metadata.get('kind', 'model')}, format {summary['format_name']} "
-                  f"v{summary['format_version']}, written by dlcli {summary.get('dlcli_version') or '?'} "
-                  f"at {summary.get('created') or '?'}")
+    console.print(
+        f"{summary['path']}: {metadata.get('kind', 'model')}, format {summary['format_name']} "
+        f"v{summary['format_version']}, written by dlcli {summary.get('dlcli_version') or '?'} "
+        f"at {summary.get('created') or '?'}"
+    )
     table = Table(title="layers")
     for column in ("layer", "type", "output", "params", "details"):
         table.add_column(column, justify="right" if column == "params" else "left")
@@ -53,8 +55,10 @@ def _print(summary: dict[str, Any]) -> None:
         details = ", ".join(f"{k}={config[k]}" for k in ("activation", "rate", "momentum") if config.get(k) is not None)
         table.add_row(layer["name"], layer["class_name"], str(layer["output_dim"]), f"{layer['params']:,}", details)
     console.print(table)
-    console.print(f"loss: {summary.get('loss')}  dtype: {summary.get('dtype')}  "
-                  f"trainable parameters: {summary['trainable_params']:,}  total: {summary['params']:,}")
+    console.print(
+        f"loss: {summary.get('loss')}  dtype: {summary.get('dtype')}  "
+        f"trainable parameters: {summary['trainable_params']:,}  total: {summary['params']:,}"
+    )
     schema = summary.get("schema")
     if schema:
         console.print(f"task: {schema['task']}  target: {schema['target']}")

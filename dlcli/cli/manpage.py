@@ -71,7 +71,9 @@ def _argument_lines(command: Any) -> list[str]:
 
 def _usage(name: str, command: Any) -> str:
     args = " ".join(
-        f"[{p.name.upper()}]" if not p.required else p.name.upper() for p in command.params if p.param_type_name == "argument"
+        f"[{p.name.upper()}]" if not p.required else p.name.upper()
+        for p in command.params
+        if p.param_type_name == "argument"
     )
     return f"\\fBdlcli {name}\\fR [OPTIONS] {args}".rstrip()
 
@@ -79,8 +81,14 @@ def _usage(name: str, command: Any) -> str:
 def command_page(name: str, command: Any) -> str:
     paragraphs = _paragraphs(command.help or "")
     summary = paragraphs[0] if paragraphs else ""
-    lines = [f'.TH DLCLI\\-{name.upper()} 1 "" "dlcli {__version__}" "dlcli manual"', ".SH NAME",
-             f"dlcli\\-{name} \\- {_esc(summary)}", ".SH SYNOPSIS", _usage(name, command), ".SH DESCRIPTION"]
+    lines = [
+        f'.TH DLCLI\\-{name.upper()} 1 "" "dlcli {__version__}" "dlcli manual"',
+        ".SH NAME",
+        f"dlcli\\-{name} \\- {_esc(summary)}",
+        ".SH SYNOPSIS",
+        _usage(name, command),
+        ".SH DESCRIPTION",
+    ]
     for paragraph in paragraphs[1:]:
         lines += [".PP", _esc(paragraph)]
     if any(p.param_type_name == "argument" for p in command.params):
@@ -93,8 +101,14 @@ def command_page(name: str, command: Any) -> str:
 
 def main_page(group: Any) -> str:
     paragraphs = _paragraphs(group.help or "")
-    lines = ['.TH DLCLI 1 "" "dlcli ' + __version__ + '" "dlcli manual"', ".SH NAME", f"dlcli \\- {_esc(paragraphs[0])}",
-             ".SH SYNOPSIS", "\\fBdlcli\\fR [\\-\\-debug] \\fICOMMAND\\fR [OPTIONS] [ARGS]...", ".SH DESCRIPTION"]
+    lines = [
+        '.TH DLCLI 1 "" "dlcli ' + __version__ + '" "dlcli manual"',
+        ".SH NAME",
+        f"dlcli \\- {_esc(paragraphs[0])}",
+        ".SH SYNOPSIS",
+        "\\fBdlcli\\fR [\\-\\-debug] \\fICOMMAND\\fR [OPTIONS] [ARGS]...",
+        ".SH DESCRIPTION",
+    ]
     for paragraph in paragraphs[1:]:
         lines += [".PP", _esc(paragraph)]
     lines += [".SH COMMANDS"]
@@ -102,12 +116,24 @@ def main_page(group: Any) -> str:
         first = _paragraphs(command.help or "")[0] if command.help else ""
         lines += [".TP", f"\\fBdlcli {name}\\fR", f"{_esc(first)} See \\fBdlcli\\-{name}\\fR(1)."]
     lines += [".SH OPTIONS", *_option_lines(group)]
-    lines += [".SH CONFIGURATION", ".PP", _esc("One file, dlcli.toml, with sections [data], [model], [train], [output] "
-              "and [remote]. Resolution order, last wins: built-in defaults < dlcli.toml < DLCLI_* environment < flags. "
-              "'dlcli train --print-config' prints the resolved values.")]
-    lines += [".SH SHELL COMPLETION", ".PP", _esc("Bash: eval \"$(_DLCLI_COMPLETE=source_bash dlcli)\"; zsh: "
-              "eval \"$(_DLCLI_COMPLETE=source_zsh dlcli)\"; fish: _DLCLI_COMPLETE=source_fish dlcli | source. "
-              "Or run 'dlcli --install-completion'.")]
+    lines += [
+        ".SH CONFIGURATION",
+        ".PP",
+        _esc(
+            "One file, dlcli.toml, with sections [data], [model], [train], [output] "
+            "and [remote]. Resolution order, last wins: built-in defaults < dlcli.toml < DLCLI_* environment < flags. "
+            "'dlcli train --print-config' prints the resolved values."
+        ),
+    ]
+    lines += [
+        ".SH SHELL COMPLETION",
+        ".PP",
+        _esc(
+            'Bash: eval "$(_DLCLI_COMPLETE=source_bash dlcli)"; zsh: '
+            'eval "$(_DLCLI_COMPLETE=source_zsh dlcli)"; fish: _DLCLI_COMPLETE=source_fish dlcli | source. '
+            "Or run 'dlcli --install-completion'."
+        ),
+    ]
     lines += _common_sections()
     lines += [".SH SEE ALSO", ", ".join(f"\\fBdlcli\\-{n}\\fR(1)" for n in sorted(group.commands))]
     return "\n".join(lines) + "\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,12 +13,28 @@ from dlcli.errors import DataError, UsageError
 
 def predict(
     model: Annotated[str, typer.Argument(metavar="MODEL", help="Model file (.h5), local or s3://.")],
-    data: Annotated[Optional[str], typer.Argument(metavar="DATA|-", help="CSV/NPY/NPZ/HDF5 file, s3:// URL, or - for stdin (default when "
-                                                       "stdin is a pipe).", show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout.",
-                                                   show_default=False)] = None,
-    format_: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="csv, jsonl or npy (default: from --output's "
-                                                                          "suffix, else csv).", show_default=False)] = None,
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="DATA|-",
+            help="CSV/NPY/NPZ/HDF5 file, s3:// URL, or - for stdin (default when stdin is a pipe).",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout.", show_default=False),
+    ] = None,
+    format_: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="csv, jsonl or npy (default: from --output's suffix, else csv).",
+            show_default=False,
+        ),
+    ] = None,
     proba: Annotated[bool, typer.Option("--proba", help="One probability column per class instead of labels.")] = False,
     chunk_rows: Annotated[int, typer.Option(metavar="N", help="Rows per chunk; bounds memory.", min=1)] = 8192,
     endpoint_url: EndpointOpt = None,

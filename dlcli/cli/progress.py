@@ -46,13 +46,19 @@ class EpochProgress:
         self._progress: Any = None
         self._task: Any = None
 
-    def __enter__(self) -> "EpochProgress":
+    def __enter__(self) -> EpochProgress:
         if self.live:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(bar_width=30),
-                                      TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=render.err(),
-                                      transient=False)
+            self._progress = Progress(
+                TextColumn("epoch"),
+                MofNCompleteColumn(),
+                BarColumn(bar_width=30),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[status]}"),
+                console=render.err(),
+                transient=False,
+            )
             self._progress.__enter__()
             self._task = self._progress.add_task("train", total=self.total, completed=self.start, status="")
         return self
@@ -75,14 +81,19 @@ def print_summary(result: Any, quiet: bool) -> None:
     console = render.out()
     console.print(f"model: {result.model}")
     console.print(f"run directory: {result.run_dir}")
-    console.print(f"epochs: {result.epochs_run} (best {result.best_epoch}), {result.seconds:.1f}s, "
-                  f"{result.samples_per_second:,.0f} samples/s")
+    console.print(
+        f"epochs: {result.epochs_run} (best {result.best_epoch}), {result.seconds:.1f}s, "
+        f"{result.samples_per_second:,.0f} samples/s"
+    )
     for line in result.pushed:
         console.print(f"pushed: {line}")
     render.print_metrics("validation metrics (rows held out from training)", result.metrics)
     if not quiet and render.stderr_is_terminal() and len(result.history) > 1:
         for names in (("loss", "val_loss"), ("accuracy", "val_accuracy"), ("r2", "val_r2")):
-            series = {n: [h.get(n) for h in result.history] for n in names if any(h.get(n) is not None
-                                                                                  for h in result.history)}
+            series = {
+                n: [h.get(n) for h in result.history]
+                for n in names
+                if any(h.get(n) is not None for h in result.history)
+            }
             if series:
                 render.err().print(render.line_chart(series))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,12 +12,24 @@ from dlcli.cli.push import ChecksumOpt, DeleteOpt, DryRunOpt, ExcludeOpt, Includ
 
 
 def pull(
-    src: Annotated[str, typer.Argument(metavar="SRC", help="s3://bucket/prefix or a directory to download from.", show_default=False)],
-    dest: Annotated[Optional[Path], typer.Argument(metavar="DEST", help="Local directory (default: the current directory).",
-                                                   show_default=False)] = None,
-    endpoint_url: EndpointOpt = None, profile: ProfileOpt = None, jobs: JobsOpt = None, dry_run: DryRunOpt = False,
-    delete: DeleteOpt = False, include: IncludeOpt = None, exclude: ExcludeOpt = None, checksum: ChecksumOpt = None,
-    json: JsonOpt = False, quiet: QuietOpt = False,
+    src: Annotated[
+        str,
+        typer.Argument(metavar="SRC", help="s3://bucket/prefix or a directory to download from.", show_default=False),
+    ],
+    dest: Annotated[
+        Path | None,
+        typer.Argument(metavar="DEST", help="Local directory (default: the current directory).", show_default=False),
+    ] = None,
+    endpoint_url: EndpointOpt = None,
+    profile: ProfileOpt = None,
+    jobs: JobsOpt = None,
+    dry_run: DryRunOpt = False,
+    delete: DeleteOpt = False,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
+    checksum: ChecksumOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Download a remote prefix into a local directory, verifying every file's SHA-256.
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -14,30 +15,57 @@ from dlcli.cli.render import emit_json, err, log, stderr_is_terminal
 from dlcli.errors import RemoteError, RemoteUsageError
 
 
-class Checksum(str, Enum):
+class Checksum(StrEnum):
     when_required = "when_required"
     when_supported = "when_supported"
 
 
-JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, max=256, help="Parallel transfers (default 8, or [remote].jobs).",
-                                                show_default=False)]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would be transferred or deleted; change nothing.")]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs", "-j", min=1, max=256, help="Parallel transfers (default 8, or [remote].jobs).", show_default=False
+    ),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would be transferred or deleted; change nothing.")
+]
 DeleteOpt = Annotated[bool, typer.Option("--delete", help="Delete destination files that are not in the source.")]
-IncludeOpt = Annotated[Optional[list[str]], typer.Option("--include", metavar="GLOB", help="Only sync paths matching GLOB (repeatable).",
-                                                         show_default=False)]
-ExcludeOpt = Annotated[Optional[list[str]], typer.Option("--exclude", metavar="GLOB", help="Skip paths matching GLOB (repeatable).",
-                                                         show_default=False)]
-ChecksumOpt = Annotated[Optional[Checksum], typer.Option("--checksum", help="boto3 request/response checksums (default when_required, "
-                                                         "which S3-compatible stores accept).", show_default=False)]
+IncludeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--include", metavar="GLOB", help="Only sync paths matching GLOB (repeatable).", show_default=False),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", metavar="GLOB", help="Skip paths matching GLOB (repeatable).", show_default=False),
+]
+ChecksumOpt = Annotated[
+    Checksum | None,
+    typer.Option(
+        "--checksum",
+        help="boto3 request/response checksums (default when_required, which S3-compatible stores accept).",
+        show_default=False,
+    ),
+]
 
 
 def push(
     src: Annotated[Path, typer.Argument(metavar="SRC", help="Local file or directory to upload.", show_default=False)],
-    dest: Annotated[Optional[str], typer.Argument(metavar="DEST", help="s3://bucket/prefix or a directory (default: [remote].url).",
-                                                  show_default=False)] = None,
-    endpoint_url: EndpointOpt = None, profile: ProfileOpt = None, jobs: JobsOpt = None, dry_run: DryRunOpt = False,
-    delete: DeleteOpt = False, include: IncludeOpt = None, exclude: ExcludeOpt = None, checksum: ChecksumOpt = None,
-    json: JsonOpt = False, quiet: QuietOpt = False,
+    dest: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="DEST", help="s3://bucket/prefix or a directory (default: [remote].url).", show_default=False
+        ),
+    ] = None,
+    endpoint_url: EndpointOpt = None,
+    profile: ProfileOpt = None,
+    jobs: JobsOpt = None,
+    dry_run: DryRunOpt = False,
+    delete: DeleteOpt = False,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
+    checksum: ChecksumOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Upload a file or directory to a remote, skipping files whose content is already there.
 
@@ -49,14 +77,20 @@ def push(
     run_sync("push", str(src), dest, locals())
 
 
-def run_sync(direction: str, src: str, dest: Optional[str], flags: dict[str, Any]) -> None:
+def run_sync(direction: str, src: str, dest: str | None, flags: dict[str, Any]) -> None:
     """Shared by push and pull: resolve options, run the library call, render the report."""
     from dlcli import remote
 
     options = remote.options_from_settings(
-        flags["endpoint_url"], flags["profile"], jobs=flags["jobs"],
-        checksum=flags["checksum"].value if flags["checksum"] else None, dry_run=flags["dry_run"],
-        delete=flags["delete"], include=tuple(flags["include"] or ()), exclude=tuple(flags["exclude"] or ()))
+        flags["endpoint_url"],
+        flags["profile"],
+        jobs=flags["jobs"],
+        checksum=flags["checksum"].value if flags["checksum"] else None,
+        dry_run=flags["dry_run"],
+        delete=flags["delete"],
+        include=tuple(flags["include"] or ()),
+        exclude=tuple(flags["exclude"] or ()),
+    )
     dest = dest or default_destination(direction)
     with progress(flags["quiet"] or flags["json"]) as (on_total, on_bytes):
         options = options.with_(on_total=on_total, on_bytes=on_bytes)
@@ -71,8 +105,10 @@ def run_sync(direction: str, src: str, dest: Optional[str], flags: dict[str, Any
             log(f"failed: {failure['key']}: {failure['error']}")
         log(report.summary(), flags["quiet"])
     if report.failed:
-        raise RemoteError(f"{len(report.failed)} file(s) failed to {direction}; the others were transferred.",
-                          hint="Run the same command again to retry only what is missing.")
+        raise RemoteError(
+            f"{len(report.failed)} file(s) failed to {direction}; the others were transferred.",
+            hint="Run the same command again to retry only what is missing.",
+        )
 
 
 def default_destination(direction: str) -> str:
@@ -80,20 +116,28 @@ def default_destination(direction: str) -> str:
 
     url = load_config(None, {}).remote.url
     if not url:
-        raise RemoteUsageError(f"No DEST given for {direction} and no [remote].url in dlcli.toml.",
-                               hint=f"Pass DEST (dlcli {direction} SRC DEST) or set url under [remote] in dlcli.toml.")
+        raise RemoteUsageError(
+            f"No DEST given for {direction} and no [remote].url in dlcli.toml.",
+            hint=f"Pass DEST (dlcli {direction} SRC DEST) or set url under [remote] in dlcli.toml.",
+        )
     return url if direction == "push" else "."
 
 
 @contextmanager
-def progress(silent: bool) -> Iterator[tuple[Optional[Callable[[int], None]], Optional[Callable[[int], None]]]]:
+def progress(silent: bool) -> Iterator[tuple[Callable[[int], None] | None, Callable[[int], None] | None]]:
     """Rich byte progress on a terminal; nothing in a pipe, with --quiet or --json."""
     if silent or not stderr_is_terminal():
         yield None, None
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  console=err(), transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err(),
+        transient=True,
+    ) as bar:
         task = bar.add_task("transfer", total=None)
         yield (lambda n: bar.update(task, total=n)), (lambda n: bar.advance(task, n))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -91,7 +92,7 @@ def confusion_table(matrix: Sequence[Sequence[int]], labels: Sequence[Any]) -> T
     table.add_column("")
     for label in labels:
         table.add_column(str(label), justify="right")
-    for label, row in zip(labels, matrix):
+    for label, row in zip(labels, matrix, strict=True):
         table.add_row(str(label), *(str(v) for v in row))
     return table
 
@@ -107,14 +108,17 @@ def line_chart(series: dict[str, list[float]], height: int = 8, width: int = 60)
     hi = max(max(v) for v in clean.values())
     span = (hi - lo) or 1.0
     grid = [[" "] * width for _ in range(height)]
-    for (name, values), marker in zip(clean.items(), markers):
+    for values, marker in zip(clean.values(), markers, strict=False):
         for col, value in _resample(values, width):
-            row = height - 1 - int(round((value - lo) / span * (height - 1)))
+            row = height - 1 - round((value - lo) / span * (height - 1))
             grid[row][col] = marker
-    lines = [f"{fmt(hi if i == 0 else lo if i == height - 1 else lo + span * (height - 1 - i) / (height - 1)):>10} │"
-             + "".join(r) for i, r in enumerate(grid)]
+    lines = [
+        f"{fmt(hi if i == 0 else lo if i == height - 1 else lo + span * (height - 1 - i) / (height - 1)):>10} │"
+        + "".join(r)
+        for i, r in enumerate(grid)
+    ]
     lines.append(" " * 11 + "└" + "─" * width)
-    legend = "   ".join(f"{m} {n}" for n, m in zip(clean, markers))
+    legend = "   ".join(f"{m} {n}" for n, m in zip(clean, markers, strict=False))
     lines.append(" " * 12 + f"epochs 1–{max(len(v) for v in clean.values())}   {legend}")
     return "\n".join(lines)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,29 +15,70 @@ from dlcli.errors import Interrupted
 
 
 def train(
-    config: Annotated[Optional[Path], typer.Argument(metavar="CONFIG", help="dlcli.toml to train from (default: ./dlcli.toml if present).",
-                                                     show_default=False)] = None,
-    data: Annotated[Optional[str], typer.Option(metavar="FILE|URL", help="Training data: CSV, NPZ, HDF5, or an s3:// URL.", show_default=False)] = None,
-    target: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="Target column (CSV).", show_default=False)] = None,
-    hidden: Annotated[Optional[str], typer.Option(metavar="WIDTHS", help="Hidden layer widths, e.g. 64,32.", show_default=False)] = None,
-    activation: Annotated[Optional[str], typer.Option(metavar="NAME", help="Hidden activation: relu, gelu, tanh, …", show_default=False)] = None,
-    dropout: Annotated[Optional[float], typer.Option(metavar="RATE", help="Dropout rate after each hidden layer.", show_default=False)] = None,
-    epochs: Annotated[Optional[int], typer.Option(metavar="N", help="Maximum number of epochs.", show_default=False)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(metavar="N", help="Mini-batch size.", show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option(metavar="RATE", help="Learning rate.", show_default=False)] = None,
-    optimizer: Annotated[Optional[str], typer.Option(metavar="NAME", help="sgd, momentum, nesterov, adam, adamw or rmsprop.",
-                                                     show_default=False)] = None,
-    seed: Annotated[Optional[int], typer.Option(metavar="N", help="Random seed (split, initialisation, shuffling).", show_default=False)] = None,
-    val_split: Annotated[Optional[float], typer.Option(metavar="FRACTION", help="Fraction held out for validation.", show_default=False)] = None,
-    patience: Annotated[Optional[int], typer.Option(metavar="N", help="Early-stopping patience in epochs (0: off).", show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Run directory (default: runs/<name>, never overwritten).",
-                                                show_default=False)] = None,
+    config: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="CONFIG", help="dlcli.toml to train from (default: ./dlcli.toml if present).", show_default=False
+        ),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(metavar="FILE|URL", help="Training data: CSV, NPZ, HDF5, or an s3:// URL.", show_default=False),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(metavar="COLUMN", help="Target column (CSV).", show_default=False)
+    ] = None,
+    hidden: Annotated[
+        str | None, typer.Option(metavar="WIDTHS", help="Hidden layer widths, e.g. 64,32.", show_default=False)
+    ] = None,
+    activation: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Hidden activation: relu, gelu, tanh, …", show_default=False)
+    ] = None,
+    dropout: Annotated[
+        float | None, typer.Option(metavar="RATE", help="Dropout rate after each hidden layer.", show_default=False)
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(metavar="N", help="Maximum number of epochs.", show_default=False)
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(metavar="N", help="Mini-batch size.", show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option(metavar="RATE", help="Learning rate.", show_default=False)] = None,
+    optimizer: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="sgd, momentum, nesterov, adam, adamw or rmsprop.", show_default=False),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Random seed (split, initialisation, shuffling).", show_default=False),
+    ] = None,
+    val_split: Annotated[
+        float | None, typer.Option(metavar="FRACTION", help="Fraction held out for validation.", show_default=False)
+    ] = None,
+    patience: Annotated[
+        int | None, typer.Option(metavar="N", help="Early-stopping patience in epochs (0: off).", show_default=False)
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR", help="Run directory (default: runs/<name>, never overwritten).", show_default=False
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the run in --out if it holds one.")] = False,
-    resume: Annotated[Optional[Path], typer.Option(metavar="CHECKPOINT", help="Continue exactly from this checkpoint.", show_default=False)] = None,
-    init_from: Annotated[Optional[Path], typer.Option(metavar="MODEL", help="Start from this model's weights, then train afresh.",
-                                                      show_default=False)] = None,
-    push_to: Annotated[Optional[str], typer.Option(metavar="REMOTE", help="Upload checkpoints and the run to this remote as they are written.",
-                                                   show_default=False)] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(metavar="CHECKPOINT", help="Continue exactly from this checkpoint.", show_default=False),
+    ] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(metavar="MODEL", help="Start from this model's weights, then train afresh.", show_default=False),
+    ] = None,
+    push_to: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REMOTE",
+            help="Upload checkpoints and the run to this remote as they are written.",
+            show_default=False,
+        ),
+    ] = None,
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
     set_: SetOpt = None,
@@ -56,11 +97,24 @@ def train(
     from dlcli.config import load_config, parse_set_options, to_toml
     from dlcli.train.run import prepare_training
 
-    flags = overrides(data__path=data, data__target=target, model__hidden=hidden, model__activation=activation,
-                      model__dropout=dropout, train__epochs=epochs, train__batch_size=batch_size, train__lr=lr,
-                      train__optimizer=optimizer, train__seed=seed, data__val_split=val_split, train__patience=patience,
-                      output__out=str(out) if out else None, remote__push_to=push_to,
-                      remote__endpoint_url=endpoint_url, remote__profile=profile)
+    flags = overrides(
+        data__path=data,
+        data__target=target,
+        model__hidden=hidden,
+        model__activation=activation,
+        model__dropout=dropout,
+        train__epochs=epochs,
+        train__batch_size=batch_size,
+        train__lr=lr,
+        train__optimizer=optimizer,
+        train__seed=seed,
+        data__val_split=val_split,
+        train__patience=patience,
+        output__out=str(out) if out else None,
+        remote__push_to=push_to,
+        remote__endpoint_url=endpoint_url,
+        remote__profile=profile,
+    )
     flags.update(parse_set_options(set_ or []))
     cfg = load_config(config, flags)
     if print_config:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
 
@@ -67,7 +68,8 @@ def iter_csv(handle: IO[str], source: str, delimiter: str = ",", chunk_rows: int
                 continue  # blank lines carry nothing
             if len(row) != len(header):
                 raise DataError(
-                    f"{source}, line {reader.line_num}: expected {len(header)} fields as in the header, found {len(row)}.",
+                    f"{source}, line {reader.line_num}: expected {len(header)} fields as in the header, "
+                    f"found {len(row)}.",
                     hint="Check for a missing or extra delimiter on that line; quote fields that contain it.",
                 )
             rows.append(row)
@@ -83,7 +85,7 @@ def iter_csv(handle: IO[str], source: str, delimiter: str = ",", chunk_rows: int
         yield _to_table(source, header, rows, first_line)
 
 
-def _read_header(reader: "csv._reader", source: str) -> list[str]:
+def _read_header(reader: csv._reader, source: str) -> list[str]:
     try:
         header = next(reader)
     except StopIteration:

@@ -80,13 +80,21 @@ class Schema:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Schema":
+    def from_dict(cls, data: dict[str, Any]) -> Schema:
         try:
-            features = [Feature(f["name"], f["kind"], float(f.get("fill", 0.0)), list(f.get("categories", [])))
-                        for f in data["features"]]
-            return cls(task=data["task"], features=features, target=data.get("target", ""),
-                       classes=list(data.get("classes", [])), target_mean=float(data.get("target_mean", 0.0)),
-                       target_std=float(data.get("target_std", 1.0)), target_scaled=bool(data.get("target_scaled", False)))
+            features = [
+                Feature(f["name"], f["kind"], float(f.get("fill", 0.0)), list(f.get("categories", [])))
+                for f in data["features"]
+            ]
+            return cls(
+                task=data["task"],
+                features=features,
+                target=data.get("target", ""),
+                classes=list(data.get("classes", [])),
+                target_mean=float(data.get("target_mean", 0.0)),
+                target_std=float(data.get("target_std", 1.0)),
+                target_scaled=bool(data.get("target_scaled", False)),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"The model's preprocessing schema is malformed ({exc}).") from None
 
@@ -101,7 +109,7 @@ class Schema:
             if feature.kind == "numeric":
                 out[:, col] = _numeric(values, table, feature)
             else:
-                out[:, col:col + feature.width] = _one_hot(values, feature.categories)
+                out[:, col : col + feature.width] = _one_hot(values, feature.categories)
             col += feature.width
         return out
 
@@ -166,12 +174,13 @@ class Schema:
         return output
 
 
-def fit_schema(table: Table, target: str, task: str = "auto", features: list[str] | None = None,
-               ignore: list[str] | None = None) -> Schema:
+def fit_schema(
+    table: Table, target: str, task: str = "auto", features: list[str] | None = None, ignore: list[str] | None = None
+) -> Schema:
     """Infer features, their kinds and the task from a training table."""
     target_values = _column(table, target, role="given as the target")
     names = features or [n for n in table.header if n != target and n not in (ignore or [])]
-    for name in (ignore or []):
+    for name in ignore or []:
         _column(table, name, role="listed in data.ignore")
     fitted = [_fit_feature(table, name) for name in names]
     if not fitted:
@@ -205,14 +214,13 @@ def _fit_feature(table: Table, name: str) -> Feature:
 
 
 def _fit_target(schema: Schema, values: np.ndarray, source: str, task: str) -> None:
-    if values.dtype.kind in "US":
-        numeric = parse_numeric(values)
-    else:
-        numeric = values.astype(np.float64)
+    numeric = parse_numeric(values) if values.dtype.kind in "US" else values.astype(np.float64)
     if values.dtype.kind in "US" and np.isin(np.char.lower(values), MISSING).any():
         row = int(np.argmax(np.isin(np.char.lower(values), MISSING)))
-        raise DataError(f"{source}: target '{schema.target}' is missing in data row {row + 1}.",
-                        hint="Drop rows without a target, or fill them in.")
+        raise DataError(
+            f"{source}: target '{schema.target}' is missing in data row {row + 1}.",
+            hint="Drop rows without a target, or fill them in.",
+        )
     if task == "auto":
         task = _infer_task(numeric)
     if task == "classification":
@@ -221,8 +229,10 @@ def _fit_target(schema: Schema, values: np.ndarray, source: str, task: str) -> N
     if task == "regression":
         if numeric is None:
             bad = values[first_non_numeric(values)]
-            raise DataError(f"{source}: target '{schema.target}' has non-numeric value '{bad}', so it cannot be regressed.",
-                            hint="Use --set data.task=multiclass for class labels.")
+            raise DataError(
+                f"{source}: target '{schema.target}' has non-numeric value '{bad}', so it cannot be regressed.",
+                hint="Use --set data.task=multiclass for class labels.",
+            )
         schema.target_mean, schema.target_std = float(numeric.mean()), float(numeric.std() or 1.0)
         schema.target_scaled = True
         return
@@ -231,8 +241,10 @@ def _fit_target(schema: Schema, values: np.ndarray, source: str, task: str) -> N
     if len(labels) < 2:
         raise DataError(f"{source}: target '{schema.target}' has a single class ({labels[0]}); nothing to learn.")
     if task == "binary" and len(labels) != 2:
-        raise DataError(f"{source}: data.task is binary but target '{schema.target}' has {len(labels)} classes.",
-                        hint="Use --set data.task=multiclass.")
+        raise DataError(
+            f"{source}: data.task is binary but target '{schema.target}' has {len(labels)} classes.",
+            hint="Use --set data.task=multiclass.",
+        )
 
 
 def _infer_task(numeric: np.ndarray | None) -> str:
@@ -281,7 +293,8 @@ def _numeric(values: np.ndarray, table: Table, feature: Feature) -> np.ndarray:
     if parsed is None:
         i = first_non_numeric(values)
         raise DataError(
-            f"{table.source}, line {table.first_line + i}: column '{feature.name}' must be numeric, found '{values[i]}'.",
+            f"{table.source}, line {table.first_line + i}: column '{feature.name}' must be numeric, "
+            f"found '{values[i]}'.",
             hint="Fix the value, or retrain if the column is categorical.",
         )
     return np.where(np.isnan(parsed), feature.fill, parsed)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import io
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-from dlcli.data.csvtable import Table, iter_csv, open_text, read_csv
+from dlcli.data.csvtable import iter_csv, open_text, read_csv
 from dlcli.data.schema import Schema, fit_array_schema, fit_schema
 from dlcli.errors import DataError
 
@@ -51,8 +51,16 @@ def data_format(path: str | Path) -> str:
     return "csv"
 
 
-def load_training_data(path: str | Path, target: str, *, task: str = "auto", features: list[str] | None = None,
-                       ignore: list[str] | None = None, delimiter: str = ",", dtype: str = "float32") -> Dataset:
+def load_training_data(
+    path: str | Path,
+    target: str,
+    *,
+    task: str = "auto",
+    features: list[str] | None = None,
+    ignore: list[str] | None = None,
+    delimiter: str = ",",
+    dtype: str = "float32",
+) -> Dataset:
     """Read a labelled dataset, fit its schema, and encode it."""
     require_file(path)
     fmt = data_format(path)
@@ -79,18 +87,27 @@ def load_labelled(path: str | Path, schema: Schema, *, delimiter: str = ",", dty
     if fmt == "csv":
         table = read_csv(path, delimiter)
         if schema.target not in table.columns:
-            raise DataError(f"Column '{schema.target}' (the model's target) is not in {path}.",
-                            hint="Evaluation needs labelled data; use 'dlcli predict' for unlabelled data.")
-        return Dataset(schema.encode_table(table, dtype), schema.encode_target(table.columns[schema.target], str(path)),
-                       schema, str(path))
+            raise DataError(
+                f"Column '{schema.target}' (the model's target) is not in {path}.",
+                hint="Evaluation needs labelled data; use 'dlcli predict' for unlabelled data.",
+            )
+        return Dataset(
+            schema.encode_table(table, dtype),
+            schema.encode_target(table.columns[schema.target], str(path)),
+            schema,
+            str(path),
+        )
     X_raw, y_raw = read_arrays(path, fmt, need_y=True)
     assert y_raw is not None
     y_flat = np.asarray(y_raw).reshape(len(y_raw), -1)[:, 0]
-    return Dataset(schema.encode_array(X_raw, str(path), dtype), schema.encode_target(y_flat, str(path)), schema, str(path))
+    return Dataset(
+        schema.encode_array(X_raw, str(path), dtype), schema.encode_target(y_flat, str(path)), schema, str(path)
+    )
 
 
-def iter_inputs(path: str | Path, schema: Schema, *, chunk_rows: int = 8192, delimiter: str = ",",
-                dtype: str = "float32") -> Iterator[np.ndarray]:
+def iter_inputs(
+    path: str | Path, schema: Schema, *, chunk_rows: int = 8192, delimiter: str = ",", dtype: str = "float32"
+) -> Iterator[np.ndarray]:
     """Stream encoded model inputs in chunks of at most ``chunk_rows`` rows (``-`` is stdin)."""
     source = "<stdin>" if str(path) == "-" else str(path)
     fmt = "csv" if str(path) == "-" else data_format(path)
@@ -109,7 +126,7 @@ def iter_inputs(path: str | Path, schema: Schema, *, chunk_rows: int = 8192, del
         return
     X_raw, _ = read_arrays(path, fmt, need_y=False)
     for start in range(0, len(X_raw), chunk_rows):
-        yield schema.encode_array(X_raw[start:start + chunk_rows], source, dtype)
+        yield schema.encode_array(X_raw[start : start + chunk_rows], source, dtype)
 
 
 def require_file(path: str | Path) -> None:
@@ -126,19 +143,25 @@ def read_arrays(path: str | Path, fmt: str, need_y: bool) -> tuple[np.ndarray, n
     try:
         loaded = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise DataError(f"'{path}' cannot be read as {fmt.upper()} without pickle ({exc}).",
-                        hint="Save plain numeric arrays (numpy.save / numpy.savez).") from None
+        raise DataError(
+            f"'{path}' cannot be read as {fmt.upper()} without pickle ({exc}).",
+            hint="Save plain numeric arrays (numpy.save / numpy.savez).",
+        ) from None
     except (OSError, EOFError) as exc:
         raise DataError(f"'{path}' is not a valid {fmt.upper()} file ({exc}).") from None
     if fmt == "npy":
         if need_y:
-            raise DataError(f"'{path}' holds one array; training and evaluation need X and y.",
-                            hint="Save both with numpy.savez(path, X=X, y=y).")
+            raise DataError(
+                f"'{path}' holds one array; training and evaluation need X and y.",
+                hint="Save both with numpy.savez(path, X=X, y=y).",
+            )
         return _numeric_array(loaded, f"{path}"), None
     with loaded:
         if "X" not in loaded.files:
-            raise DataError(f"'{path}' has no array 'X' (found: {', '.join(loaded.files) or 'none'}).",
-                            hint="Save with numpy.savez(path, X=X, y=y).")
+            raise DataError(
+                f"'{path}' has no array 'X' (found: {', '.join(loaded.files) or 'none'}).",
+                hint="Save with numpy.savez(path, X=X, y=y).",
+            )
         X = _numeric_array(loaded["X"], f"{path}:X")
         y = loaded["y"] if "y" in loaded.files else None
     if need_y and y is None:
@@ -180,7 +203,7 @@ def _iter_hdf5(path: str | Path, schema: Schema, chunk_rows: int, dtype: str) ->
             raise DataError(f"'{path}' has no dataset '/X'.", hint="Store features in /X.")
         data = handle["X"]
         for start in range(0, data.shape[0], chunk_rows):
-            yield schema.encode_array(np.asarray(data[start:start + chunk_rows]), f"{path}:/X", dtype)
+            yield schema.encode_array(np.asarray(data[start : start + chunk_rows]), f"{path}:/X", dtype)
 
 
 def stdin_is_pipe() -> bool:

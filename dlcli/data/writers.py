@@ -52,7 +52,7 @@ class PredictionWriter:
             self._csv.writerows(_plain(r) for r in rows)
         elif self.fmt == "jsonl":
             for row in chunk.reshape(len(chunk), -1).tolist():
-                self.handle.write(json.dumps(dict(zip(self.columns, _plain(row)))) + "\n")
+                self.handle.write(json.dumps(dict(zip(self.columns, _plain(row), strict=True))) + "\n")
         elif self.path is None:
             self._buffered.append(np.asarray(chunk))
         else:
@@ -85,7 +85,7 @@ class PredictionWriter:
             np.save(self.handle, _npy_array(array), allow_pickle=False)
             return
         meta = getattr(self, "_npy_meta", np.empty((0,), dtype=np.float64))
-        shape = (self.rows,) + meta.shape[1:]
+        shape = (self.rows, *meta.shape[1:])
         header = {"descr": np.lib.format.dtype_to_descr(meta.dtype), "fortran_order": False, "shape": shape}
         text = repr(header).encode("latin1")
         prefix = b"\x93NUMPY\x01\x00"

@@ -15,5 +15,12 @@ from .reader import load_model, load_weights_into
 from .summary import read_summary
 from .writer import save_model
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "LoadedModel", "load_model", "load_weights_into",
-           "read_summary", "save_model"]
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "LoadedModel",
+    "load_model",
+    "load_weights_into",
+    "read_summary",
+    "save_model",
+]

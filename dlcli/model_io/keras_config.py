@@ -34,10 +34,16 @@ _IRRELEVANT = ("renorm_momentum", "lora_alpha", "module", "registered_name", "bu
 
 # Keras loss names (training_config) -> dlcli registry keys; only used to resume training.
 _KERAS_LOSSES = {
-    "mse": "mse", "mean_squared_error": "mse", "MeanSquaredError": "mse",
-    "mae": "mae", "mean_absolute_error": "mae", "MeanAbsoluteError": "mae",
-    "huber": "huber", "Huber": "huber",
-    "binary_crossentropy": "binary_crossentropy", "BinaryCrossentropy": "binary_crossentropy",
+    "mse": "mse",
+    "mean_squared_error": "mse",
+    "MeanSquaredError": "mse",
+    "mae": "mae",
+    "mean_absolute_error": "mae",
+    "MeanAbsoluteError": "mae",
+    "huber": "huber",
+    "Huber": "huber",
+    "binary_crossentropy": "binary_crossentropy",
+    "BinaryCrossentropy": "binary_crossentropy",
     "categorical_crossentropy": "categorical_crossentropy",
     "CategoricalCrossentropy": "categorical_crossentropy",
     "sparse_categorical_crossentropy": "categorical_crossentropy",
@@ -52,23 +58,34 @@ def to_keras_config(model: Any) -> dict[str, Any]:
     input_name = "input_layer"
     while input_name in names:  # a user may have named a layer like Keras' input
         input_name += "_0"
-    input_layer = {"class_name": "InputLayer",
-                   "config": {"batch_shape": [None, model.input_dim], "dtype": dtype,
-                              "sparse": False, "ragged": False, "name": input_name}}
-    layers = [{"class_name": _class_name(layer), "config": layer.get_config()}
-              for layer in model.layers]
-    return {"class_name": "Sequential",
-            "config": {"name": model.name, "trainable": True, "dtype": dtype,
-                       "layers": [input_layer, *layers],
-                       "build_input_shape": [None, model.input_dim]}}
+    input_layer = {
+        "class_name": "InputLayer",
+        "config": {
+            "batch_shape": [None, model.input_dim],
+            "dtype": dtype,
+            "sparse": False,
+            "ragged": False,
+            "name": input_name,
+        },
+    }
+    layers = [{"class_name": _class_name(layer), "config": layer.get_config()} for layer in model.layers]
+    return {
+        "class_name": "Sequential",
+        "config": {
+            "name": model.name,
+            "trainable": True,
+            "dtype": dtype,
+            "layers": [input_layer, *layers],
+            "build_input_shape": [None, model.input_dim],
+        },
+    }
 
 
 def _class_name(layer: Any) -> str:
     return str(getattr(layer, "class_name", type(layer).__name__))
 
 
-def from_keras_config(keras_config: Any, *, loss: str | None = None,
-                      dtype: str | None = None) -> dict[str, Any]:
+def from_keras_config(keras_config: Any, *, loss: str | None = None, dtype: str | None = None) -> dict[str, Any]:
     """A ``Sequential.from_config`` dict from a Keras ``model_config``.
 
     Parameters
@@ -86,8 +103,7 @@ def from_keras_config(keras_config: Any, *, loss: str | None = None,
     """
     if not isinstance(keras_config, dict) or keras_config.get("class_name") != "Sequential":
         kind = keras_config.get("class_name") if isinstance(keras_config, dict) else None
-        raise LayoutError(f"model_config describes a '{kind}' model; dlcli loads Sequential "
-                          "models only")
+        raise LayoutError(f"model_config describes a '{kind}' model; dlcli loads Sequential models only")
     body = keras_config.get("config")
     if isinstance(body, list):  # Keras 1 wrote the layer list directly
         body = {"layers": body}
@@ -109,10 +125,14 @@ def from_keras_config(keras_config: Any, *, loss: str | None = None,
         raise LayoutError("model_config does not give the input shape (no InputLayer)")
     model_dtype = dtype or found_dtype or "float32"
     if model_dtype not in DTYPES:
-        raise LayoutError(f"the model's dtype is '{model_dtype}'; dlcli computes in "
-                          f"{' or '.join(DTYPES)}")
-    return {"name": body.get("name", "sequential"), "input_dim": input_dim,
-            "loss": loss or "mse", "dtype": model_dtype, "layers": layers}
+        raise LayoutError(f"the model's dtype is '{model_dtype}'; dlcli computes in {' or '.join(DTYPES)}")
+    return {
+        "name": body.get("name", "sequential"),
+        "input_dim": input_dim,
+        "loss": loss or "mse",
+        "dtype": model_dtype,
+        "layers": layers,
+    }
 
 
 def keras_loss(training_config: Any) -> str | None:
@@ -130,8 +150,7 @@ def _width(shape: Any) -> int | None:
     if shape is None:
         return None
     if not isinstance(shape, (list, tuple)) or len(shape) != 2 or not isinstance(shape[1], int):
-        raise LayoutError(f"the model's input shape is {shape}; dlcli models take "
-                          "(n_samples, n_features) inputs")
+        raise LayoutError(f"the model's input shape is {shape}; dlcli models take (n_samples, n_features) inputs")
     return int(shape[1])
 
 
@@ -146,16 +165,14 @@ def _layer_config(class_name: Any, config: dict[str, Any]) -> dict[str, Any]:
     """Strip Keras-only fields from one layer's config, refusing the ones that matter."""
     name = config.get("name", "?")
     if class_name not in LAYERS:
-        raise LayoutError(f"layer '{name}' is a {class_name}; dlcli supports "
-                          f"{', '.join(LAYERS)}")
+        raise LayoutError(f"layer '{name}' is a {class_name}; dlcli supports {', '.join(LAYERS)}")
     kept: dict[str, Any] = {}
     for key, value in config.items():
         if key in _IRRELEVANT:
             continue
         if key in _NEUTRAL:
             if value not in _NEUTRAL[key]:
-                raise LayoutError(f"layer '{name}' sets {key}={value!r}, which dlcli does "
-                                  "not support")
+                raise LayoutError(f"layer '{name}' sets {key}={value!r}, which dlcli does not support")
             continue
         if key.endswith("_initializer") and not _known_initializer(value):
             continue  # weights come from the file; keep dlcli's default initialiser

@@ -26,9 +26,11 @@ from .format import LayoutError, LoadedModel
 from .keras_config import from_keras_config, keras_loss
 from .state_tree import read_tree
 
-_SUPPORTED = ("dlcli reads models written by 'dlcli train' and Keras legacy .h5 models "
-              "(model.save('model.h5')) made of Dense, Dropout, BatchNormalization, "
-              "Activation and Normalization layers.")
+_SUPPORTED = (
+    "dlcli reads models written by 'dlcli train' and Keras legacy .h5 models "
+    "(model.save('model.h5')) made of Dense, Dropout, BatchNormalization, "
+    "Activation and Normalization layers."
+)
 
 
 @dataclass
@@ -59,7 +61,8 @@ def open_model_file(path: str | Path) -> Iterator[tuple[h5py.File, FileInfo]]:
             f"'{path}' is not a dlcli model file: it is truncated or corrupted "
             f"(HDF5 cannot open it: {_first_line(exc)}).",
             hint="Copy or download it again. dlcli never leaves a half-written model file, "
-                 "so the damage happened after saving.") from None
+            "so the damage happened after saving.",
+        ) from None
     with f:
         info = _identify(f, path)
         try:
@@ -68,8 +71,7 @@ def open_model_file(path: str | Path) -> Iterator[tuple[h5py.File, FileInfo]]:
             if isinstance(exc, ModelFileError):
                 raise
             # KeyError/OSError/ValueError come from h5py on damaged or inconsistent content.
-            raise ModelFileError(f"'{path}' cannot be loaded: {_detail(exc)}.",
-                                 hint=_SUPPORTED) from None
+            raise ModelFileError(f"'{path}' cannot be loaded: {_detail(exc)}.", hint=_SUPPORTED) from None
 
 
 def load_model(path: str | Path) -> LoadedModel:
@@ -90,10 +92,18 @@ def load_model(path: str | Path) -> LoadedModel:
         model = build_model(f)
         model.set_weights(read_weights(f[fmt.WEIGHTS_GROUP], model.layers))
         schema, metadata, state = _read_dlcli_group(f)
-    return LoadedModel(model=model, schema=schema, metadata=metadata, training_state=state,
-                       format_version=info.format_version, format_name=info.format_name,
-                       dlcli_version=info.dlcli_version, created=info.created,
-                       keras_version=info.keras_version, path=str(path))
+    return LoadedModel(
+        model=model,
+        schema=schema,
+        metadata=metadata,
+        training_state=state,
+        format_version=info.format_version,
+        format_name=info.format_name,
+        dlcli_version=info.dlcli_version,
+        created=info.created,
+        keras_version=info.keras_version,
+        path=str(path),
+    )
 
 
 def load_weights_into(model: Any, path: str | Path) -> None:
@@ -110,17 +120,17 @@ def load_weights_into(model: Any, path: str | Path) -> None:
     """
     hint = "Warm start needs the same layers and the same input features as that model."
     with open_model_file(path) as (f, _):
-        theirs = [(spec["class_name"], spec["config"].get("name"))
-                  for spec in nn_config(f)["layers"]]
+        theirs = [(spec["class_name"], spec["config"].get("name")) for spec in nn_config(f)["layers"]]
         mine = [layer.class_name for layer in model.layers]
         if [cls for cls, _ in theirs] != mine:
             raise ModelFileError(
                 f"Cannot load weights from '{path}': its layers "
                 f"({', '.join(cls for cls, _ in theirs)}) differ from this model's "
-                f"({', '.join(mine)}).", hint=hint)
+                f"({', '.join(mine)}).",
+                hint=hint,
+            )
         try:
-            values = read_weights(f[fmt.WEIGHTS_GROUP], model.layers,
-                                  [name for _, name in theirs])
+            values = read_weights(f[fmt.WEIGHTS_GROUP], model.layers, [name for _, name in theirs])
         except LayoutError as exc:
             raise ModelFileError(f"Cannot load weights from '{path}': {exc}.", hint=hint) from None
     model.set_weights(values)
@@ -153,8 +163,9 @@ def build_model(f: h5py.File) -> Sequential:
         raise LayoutError(exc.message.rstrip(".")) from None
 
 
-def read_weights(group: h5py.Group, layers: list[Any],
-                 file_names: list[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
+def read_weights(
+    group: h5py.Group, layers: list[Any], file_names: list[str] | None = None
+) -> dict[str, dict[str, np.ndarray]]:
     """Read and check every layer's weights: layer name -> weight name -> array.
 
     ``file_names`` gives the layers' names in the file when they may differ (warm start).
@@ -165,24 +176,20 @@ def read_weights(group: h5py.Group, layers: list[Any],
         if not expected:
             continue
         found = layer_datasets(group, file_names[i] if file_names else layer.name)
-        out[layer.name] = {name: _checked(layer.name, name, target, found)
-                           for name, target in expected}
+        out[layer.name] = {name: _checked(layer.name, name, target, found) for name, target in expected}
         extra = sorted(set(found) - {name for name, _ in expected})
         if extra:
-            raise LayoutError(f"layer '{layer.name}' has unexpected weights "
-                              f"{', '.join(extra)}")
+            raise LayoutError(f"layer '{layer.name}' has unexpected weights {', '.join(extra)}")
     return out
 
 
-def _checked(layer: str, name: str, target: np.ndarray,
-             found: dict[str, h5py.Dataset]) -> np.ndarray:
+def _checked(layer: str, name: str, target: np.ndarray, found: dict[str, h5py.Dataset]) -> np.ndarray:
     dataset = found.get(name)
     if dataset is None:
         listed = ", ".join(found) or "none"
         raise LayoutError(f"layer '{layer}' weight '{name}' is missing (found: {listed})")
     if dataset.shape != target.shape:
-        raise LayoutError(f"layer '{layer}' weight '{name}': expected shape {target.shape}, "
-                          f"found {dataset.shape}")
+        raise LayoutError(f"layer '{layer}' weight '{name}': expected shape {target.shape}, found {dataset.shape}")
     if dataset.dtype.kind not in "biuf":
         raise LayoutError(f"layer '{layer}' weight '{name}' holds {dataset.dtype}, not numbers")
     return np.asarray(dataset[()])
@@ -196,8 +203,7 @@ def layer_datasets(group: h5py.Group, layer: str) -> dict[str, h5py.Dataset]:
     """
     layer_group = group.get(layer)
     if not isinstance(layer_group, h5py.Group):
-        raise LayoutError(f"layer '{layer}' has no weights in the file "
-                          f"({group.name}/{layer} is missing)")
+        raise LayoutError(f"layer '{layer}' has no weights in the file ({group.name}/{layer} is missing)")
     found: dict[str, h5py.Dataset] = {}
     for path in fmt.read_name_list(layer_group, "weight_names"):
         dataset = layer_group.get(path)
@@ -228,20 +234,24 @@ def _read_dlcli_group(f: h5py.File) -> tuple[Any, Any, Any]:
 def _check_readable(path: str | Path) -> None:
     p = Path(path)
     if not p.exists():
-        raise ModelFileError(f"'{path}' does not exist.",
-                             hint="Check the path; 'dlcli train' writes model.h5 in its run directory.")
+        raise ModelFileError(
+            f"'{path}' does not exist.", hint="Check the path; 'dlcli train' writes model.h5 in its run directory."
+        )
     if p.is_dir():
-        raise ModelFileError(f"'{path}' is a directory, not a model file.",
-                             hint="Point to the .h5 file inside it, e.g. model.h5.")
+        raise ModelFileError(
+            f"'{path}' is a directory, not a model file.", hint="Point to the .h5 file inside it, e.g. model.h5."
+        )
     try:
         with open(p, "rb"):
             pass
     except OSError as exc:
         raise ModelFileError(f"'{path}' cannot be read: {exc.strerror}.") from None
     if not h5py.is_hdf5(p):
-        raise ModelFileError(f"'{path}' is not a dlcli model file: it is not an HDF5 file.",
-                             hint="Point to a .h5 model written by 'dlcli train' (or by Keras' "
-                                  "model.save('model.h5')); a CSV or text file is data, not a model.")
+        raise ModelFileError(
+            f"'{path}' is not a dlcli model file: it is not an HDF5 file.",
+            hint="Point to a .h5 model written by 'dlcli train' (or by Keras' "
+            "model.save('model.h5')); a CSV or text file is data, not a model.",
+        )
 
 
 def _identify(f: h5py.File, path: str | Path) -> FileInfo:
@@ -254,11 +264,14 @@ def _identify(f: h5py.File, path: str | Path) -> FileInfo:
         raise ModelFileError(
             f"'{path}' is not a dlcli model file: it is an HDF5 file without a "
             f"'{fmt.ATTR_FORMAT}' attribute or a Keras model (model_config, model_weights).",
-            hint=_SUPPORTED)
+            hint=_SUPPORTED,
+        )
     name = fmt.text(attrs[fmt.ATTR_FORMAT])
     if name != fmt.FORMAT_NAME:
-        raise ModelFileError(f"'{path}' is not a dlcli model file: its format is '{name}', "
-                             f"expected '{fmt.FORMAT_NAME}'.", hint=_SUPPORTED)
+        raise ModelFileError(
+            f"'{path}' is not a dlcli model file: its format is '{name}', expected '{fmt.FORMAT_NAME}'.",
+            hint=_SUPPORTED,
+        )
     version = _format_version(attrs.get(fmt.ATTR_FORMAT_VERSION), path)
     writer = fmt.text(attrs[fmt.ATTR_DLCLI_VERSION]) if fmt.ATTR_DLCLI_VERSION in attrs else None
     if version > fmt.FORMAT_VERSION:
@@ -273,18 +286,24 @@ def _too_new(path: str | Path, version: int, writer: str | None) -> ModelFileErr
     hint = "Upgrade dlcli: pip install --upgrade dlcli"
     if writer:
         hint = f"It was written by dlcli {writer}; upgrade with: pip install --upgrade 'dlcli>={writer}'"
-    return ModelFileError(f"'{path}' uses model format version {version}, but dlcli "
-                          f"{__version__} reads versions 1 to {fmt.FORMAT_VERSION}.", hint=hint)
+    return ModelFileError(
+        f"'{path}' uses model format version {version}, but dlcli "
+        f"{__version__} reads versions 1 to {fmt.FORMAT_VERSION}.",
+        hint=hint,
+    )
 
 
 def _check_keras_parts(f: h5py.File, path: str | Path) -> None:
     """A dlcli file must carry the Keras architecture and weights it is built from."""
-    parts = ((fmt.ATTR_MODEL_CONFIG in f.attrs, f"'{fmt.ATTR_MODEL_CONFIG}' attribute"),
-             (isinstance(f.get(fmt.WEIGHTS_GROUP), h5py.Group), f"'{fmt.WEIGHTS_GROUP}' group"))
+    parts = (
+        (fmt.ATTR_MODEL_CONFIG in f.attrs, f"'{fmt.ATTR_MODEL_CONFIG}' attribute"),
+        (isinstance(f.get(fmt.WEIGHTS_GROUP), h5py.Group), f"'{fmt.WEIGHTS_GROUP}' group"),
+    )
     for present, what in parts:
         if not present:
-            raise ModelFileError(f"'{path}' cannot be loaded: it has no {what}.",
-                                 hint="The file is damaged; save or copy it again.")
+            raise ModelFileError(
+                f"'{path}' cannot be loaded: it has no {what}.", hint="The file is damaged; save or copy it again."
+            )
 
 
 def _format_version(value: Any, path: str | Path) -> int:
@@ -295,8 +314,10 @@ def _format_version(value: Any, path: str | Path) -> int:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ModelFileError(f"'{path}' is not a dlcli model file: format_version is {value!r}, "
-                             "expected a positive integer.", hint=_SUPPORTED)
+        raise ModelFileError(
+            f"'{path}' is not a dlcli model file: format_version is {value!r}, expected a positive integer.",
+            hint=_SUPPORTED,
+        )
     return int(value)
 
 

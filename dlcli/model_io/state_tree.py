@@ -61,8 +61,9 @@ def read_tree(group: h5py.Group) -> Any:
 
 def _encode(value: Any, arrays: list[np.ndarray], where: str) -> Any:
     """JSON-able form of ``value``; arrays are appended to ``arrays`` and referenced."""
-    if value is None or (isinstance(value, (bool, int, float, str))
-                         and not isinstance(value, np.generic)):  # np.float64 is a float
+    if value is None or (
+        isinstance(value, (bool, int, float, str)) and not isinstance(value, np.generic)
+    ):  # np.float64 is a float
         return value
     if isinstance(value, (np.ndarray, np.generic)):
         marker = _ARRAY if isinstance(value, np.ndarray) else _SCALAR
@@ -73,21 +74,23 @@ def _encode(value: Any, arrays: list[np.ndarray], where: str) -> Any:
         return {_TUPLE: [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]}
     if isinstance(value, dict):
         return _encode_dict(value, arrays, where)
-    raise TypeError(f"{where}: cannot store a {type(value).__name__} in a model file "
-                    "(expected arrays, numbers, strings, lists, dicts or None)")
+    raise TypeError(
+        f"{where}: cannot store a {type(value).__name__} in a model file "
+        "(expected arrays, numbers, strings, lists, dicts or None)"
+    )
 
 
 def _encode_dict(value: dict[Any, Any], arrays: list[np.ndarray], where: str) -> Any:
     # A plain JSON object unless JSON would change the keys or the decoder would mistake it.
-    plain = (all(isinstance(k, str) for k in value)
-             and not (len(value) == 1 and next(iter(value)) in _MARKERS))
+    plain = all(isinstance(k, str) for k in value) and not (len(value) == 1 and next(iter(value)) in _MARKERS)
     if plain:
         return {k: _encode(v, arrays, f"{where}[{k!r}]") for k, v in value.items()}
     pairs = []
     for key, item in value.items():
         if not (key is None or isinstance(key, (bool, int, float, str))) or isinstance(key, np.generic):
-            raise TypeError(f"{where}: dict key {key!r} is a {type(key).__name__}; keys must be "
-                            "str, int, float, bool or None")
+            raise TypeError(
+                f"{where}: dict key {key!r} is a {type(key).__name__}; keys must be str, int, float, bool or None"
+            )
         pairs.append([key, _encode(item, arrays, f"{where}[{key!r}]")])
     return {_DICT: pairs}
 
@@ -95,8 +98,9 @@ def _encode_dict(value: dict[Any, Any], arrays: list[np.ndarray], where: str) ->
 def _add_array(value: np.ndarray | np.generic, arrays: list[np.ndarray], where: str) -> int:
     array = np.asarray(value)
     if array.dtype.kind not in "biufcS":  # no objects (pickle), unicode, datetimes, voids
-        raise TypeError(f"{where}: arrays of dtype {array.dtype} cannot be stored in a model "
-                        "file (numeric, bool or bytes only)")
+        raise TypeError(
+            f"{where}: arrays of dtype {array.dtype} cannot be stored in a model file (numeric, bool or bytes only)"
+        )
     arrays.append(array)
     return len(arrays) - 1
 
@@ -107,7 +111,7 @@ def _decode(value: Any, arrays: h5py.Group) -> Any:
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (key, inner), = value.items()
+        ((key, inner),) = value.items()
         if key in (_ARRAY, _SCALAR):
             array = _read_array(arrays, inner)
             return array[()] if key == _SCALAR else array

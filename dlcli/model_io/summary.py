@@ -50,14 +50,21 @@ def read_summary(path: str | Path) -> dict[str, Any]:
                 metadata = fmt.read_json_dataset(group, fmt.METADATA_DATASET)
             has_state = fmt.STATE_GROUP in group
     return {
-        "path": str(path), "format_name": info.format_name,
-        "format_version": info.format_version, "dlcli_version": info.dlcli_version,
-        "created": info.created, "keras_version": info.keras_version,
-        "name": config["name"], "input_dim": config["input_dim"], "dtype": config["dtype"],
-        "loss": config["loss"], "layers": layers,
+        "path": str(path),
+        "format_name": info.format_name,
+        "format_version": info.format_version,
+        "dlcli_version": info.dlcli_version,
+        "created": info.created,
+        "keras_version": info.keras_version,
+        "name": config["name"],
+        "input_dim": config["input_dim"],
+        "dtype": config["dtype"],
+        "loss": config["loss"],
+        "layers": layers,
         "params": sum(layer["params"] for layer in layers),
         "trainable_params": sum(layer["trainable_params"] for layer in layers),
-        "schema": schema, "metadata": metadata,
+        "schema": schema,
+        "metadata": metadata,
         "metrics": (metadata or {}).get("metrics", {}) if isinstance(metadata, dict) else {},
         "has_training_state": has_state,
     }
@@ -73,13 +80,17 @@ def _layers(weights: h5py.Group, config: dict[str, Any]) -> list[dict[str, Any]]
         sizes = {key: int(np.prod(shape, dtype=np.int64)) for key, shape in shapes.items()}
         trainable = bool(layer_config.get("trainable", True))
         width = int(layer_config.get("units", width))  # only Dense changes the width
-        rows.append({
-            "name": name, "class_name": spec["class_name"], "output_dim": width,
-            "weights": shapes, "params": sum(sizes.values()),
-            "trainable_params": sum(v for k, v in sizes.items()
-                                    if trainable and k not in NON_TRAINABLE),
-            "config": layer_config,
-        })
+        rows.append(
+            {
+                "name": name,
+                "class_name": spec["class_name"],
+                "output_dim": width,
+                "weights": shapes,
+                "params": sum(sizes.values()),
+                "trainable_params": sum(v for k, v in sizes.items() if trainable and k not in NON_TRAINABLE),
+                "config": layer_config,
+            }
+        )
     return rows
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,14 @@ from .keras_config import to_keras_config
 from .state_tree import write_tree
 
 
-def save_model(path: str | Path, model: Any, *, schema: dict[str, Any] | None = None,
-               metadata: dict[str, Any] | None = None,
-               training_state: dict[str, Any] | None = None) -> None:
+def save_model(
+    path: str | Path,
+    model: Any,
+    *,
+    schema: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    training_state: dict[str, Any] | None = None,
+) -> None:
     """Save ``model`` to ``path`` atomically, as a dlcli model that Keras can also load.
 
     Parameters
@@ -51,16 +56,13 @@ def save_model(path: str | Path, model: Any, *, schema: dict[str, Any] | None = 
     for layer in model.layers:
         if not layer.name or "/" in layer.name or layer.name == ".":
             # The name becomes an HDF5 group; Keras forbids '/' in layer names too.
-            raise ConfigError(f"Layer name {layer.name!r} cannot be saved: names must be "
-                              "non-empty and contain no '/'.")
-    with atomic_path(path) as temp:
-        # Default libver ("earliest"): files stay readable by HDF5 1.8/1.10 tools (h5dump).
-        with h5py.File(temp, "w") as f:
-            _write_root_attributes(f, model)
-            _write_weights(f.create_group(fmt.WEIGHTS_GROUP), model)
-            _write_dlcli_group(f.create_group(fmt.DLCLI_GROUP), model, schema, metadata,
-                               training_state)
-            f.flush()
+            raise ConfigError(f"Layer name {layer.name!r} cannot be saved: names must be non-empty and contain no '/'.")
+    # Default libver ("earliest"): files stay readable by HDF5 1.8/1.10 tools (h5dump).
+    with atomic_path(path) as temp, h5py.File(temp, "w") as f:
+        _write_root_attributes(f, model)
+        _write_weights(f.create_group(fmt.WEIGHTS_GROUP), model)
+        _write_dlcli_group(f.create_group(fmt.DLCLI_GROUP), model, schema, metadata, training_state)
+        f.flush()
 
 
 def _write_root_attributes(f: h5py.File, model: Any) -> None:
@@ -68,7 +70,7 @@ def _write_root_attributes(f: h5py.File, model: Any) -> None:
     f.attrs[fmt.ATTR_FORMAT] = fmt.FORMAT_NAME
     f.attrs[fmt.ATTR_FORMAT_VERSION] = np.int64(fmt.FORMAT_VERSION)
     f.attrs[fmt.ATTR_DLCLI_VERSION] = __version__
-    f.attrs[fmt.ATTR_CREATED] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    f.attrs[fmt.ATTR_CREATED] = datetime.now(UTC).isoformat(timespec="seconds")
     f.attrs[fmt.ATTR_MODEL_CONFIG] = fmt.dumps(to_keras_config(model))
     f.attrs["keras_version"] = fmt.KERAS_VERSION
     f.attrs["backend"] = fmt.KERAS_BACKEND
@@ -89,16 +91,20 @@ def _write_weights(group: h5py.Group, model: Any) -> None:
         weights = layer.get_weights()
         names = [f"{layer.name}/{name}" for name, _ in weights]
         fmt.write_name_list(layer_group, "weight_names", names)
-        for name, (_, value) in zip(names, weights):
+        for name, (_, value) in zip(names, weights, strict=True):
             layer_group.create_dataset(name, data=np.asarray(value))
     # Keras 3 writes the (here empty) model-level weights too; mirror it so its loader
     # sees the layout it produces itself.
     fmt.write_name_list(group.create_group("top_level_model_weights"), "weight_names", [])
 
 
-def _write_dlcli_group(group: h5py.Group, model: Any, schema: dict[str, Any] | None,
-                       metadata: dict[str, Any] | None,
-                       training_state: dict[str, Any] | None) -> None:
+def _write_dlcli_group(
+    group: h5py.Group,
+    model: Any,
+    schema: dict[str, Any] | None,
+    metadata: dict[str, Any] | None,
+    training_state: dict[str, Any] | None,
+) -> None:
     """What Keras cannot express: loss, dtype, schema, metadata, training state."""
     group.attrs["loss"] = model.loss.name
     group.attrs["dtype"] = model.dtype.name

@@ -15,8 +15,8 @@ layers can reuse per-batch-size buffers instead of allocating on every step:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -84,6 +84,7 @@ class ActivationFunction:
 
 
 # --- kernels -------------------------------------------------------------------------
+
 
 def _linear_fwd(Z: np.ndarray, out: np.ndarray) -> None:
     if out is not Z:

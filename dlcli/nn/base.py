@@ -10,8 +10,7 @@ from dlcli.errors import ConfigError, ModelFileError
 
 # Fields that carry no meaning for dlcli whatever their value (randomness comes from the
 # model generator, the model decides the dtype).
-_IGNORED_ALWAYS = ("dtype", "synchronized", "build_config", "input_dim", "batch_input_shape",
-                   "seed")
+_IGNORED_ALWAYS = ("dtype", "synchronized", "build_config", "input_dim", "batch_input_shape", "seed")
 
 _MAX_BUFFERED_SIZES = 6  # distinct batch sizes kept per layer (train, last batch, eval, ...)
 
@@ -109,15 +108,12 @@ class Layer:
         missing = [k for k in own if k not in weights]
         extra = [k for k in weights if k not in own]
         if missing or extra:
-            raise ModelFileError(
-                f"Layer '{self.name}': expected weights {list(own)}, found {list(weights)}."
-            )
+            raise ModelFileError(f"Layer '{self.name}': expected weights {list(own)}, found {list(weights)}.")
         for key, target in own.items():
             value = np.asarray(weights[key])
             if value.shape != target.shape:
                 raise ModelFileError(
-                    f"Layer '{self.name}': weight '{key}' expected shape {target.shape}, "
-                    f"found {value.shape}."
+                    f"Layer '{self.name}': weight '{key}' expected shape {target.shape}, found {value.shape}."
                 )
         for key, target in own.items():
             # Copy into the existing array: params are views into the model's flat buffer.
@@ -129,7 +125,7 @@ class Layer:
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Layer":
+    def from_config(cls, config: dict[str, Any]) -> Layer:
         """Build an (unbuilt) layer from ``get_config()`` output or a Keras layer config."""
         return cls(**cls._constructor_args(config))
 
@@ -142,9 +138,7 @@ class Layer:
             if key in _IGNORED_ALWAYS or (value is None and key not in cls._config_keys()):
                 continue
             if key not in cls._config_keys():
-                raise ConfigError(
-                    f"{cls.class_name} field '{key}' = {value!r} is not supported by dlcli."
-                )
+                raise ConfigError(f"{cls.class_name} field '{key}' = {value!r} is not supported by dlcli.")
             args[key] = value
         return args
 

@@ -7,7 +7,8 @@ float64 model built from the same seed start from the same (rounded) weights.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -38,17 +38,23 @@ class Dense(Layer):
     class_name = "Dense"
     base_name = "dense"
 
-    def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
-                 kernel_initializer: Any = None, bias_initializer: Any = "zeros",
-                 name: str | None = None, trainable: bool = True) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = None,
+        bias_initializer: Any = "zeros",
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
         super().__init__(name, trainable)
         if int(units) <= 0:
             raise ConfigError(f"Dense units must be > 0, got {units}.")
         self.units = int(units)
         self.activation = get_activation(activation).name
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializer_name(
-            kernel_initializer or default_kernel_initializer(self.activation))
+        self.kernel_initializer = initializer_name(kernel_initializer or default_kernel_initializer(self.activation))
         self.bias_initializer = initializer_name(bias_initializer)
         self._act = get_activation(self.activation)
         self._X: np.ndarray | None = None
@@ -59,8 +65,7 @@ class Dense(Layer):
         init = get_initializer(self.kernel_initializer)
         self.params = {"kernel": init((input_dim, self.units), rng, self.dtype)}
         if self.use_bias:
-            self.params["bias"] = get_initializer(self.bias_initializer)(
-                (self.units,), rng, self.dtype)
+            self.params["bias"] = get_initializer(self.bias_initializer)((self.units,), rng, self.dtype)
         return self.units
 
     def forward_logits(self, X: np.ndarray, training: bool) -> np.ndarray:
@@ -111,14 +116,18 @@ class Dense(Layer):
         return ones[:, 0]
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "units": self.units, "activation": self.activation,
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+        }
 
     @classmethod
     def _config_keys(cls) -> tuple[str, ...]:
-        return ("name", "trainable", "units", "activation", "use_bias", "kernel_initializer",
-                "bias_initializer")
+        return ("name", "trainable", "units", "activation", "use_bias", "kernel_initializer", "bias_initializer")
 
 
 class Dropout(Layer):
@@ -219,6 +228,5 @@ def layer_from_config(class_name: str, config: dict[str, Any]) -> Layer:
     try:
         cls = LAYERS[class_name]
     except KeyError:
-        raise ConfigError(
-            f"Unknown layer '{class_name}'. Expected one of: {', '.join(LAYERS)}.") from None
+        raise ConfigError(f"Unknown layer '{class_name}'. Expected one of: {', '.join(LAYERS)}.") from None
     return cls.from_config(config)

@@ -40,8 +40,7 @@ class Loss:
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         if y.ndim != 2 or y.shape[1] != n_outputs:
-            raise DataError(f"Targets for loss '{self.name}' must have shape (n, {n_outputs}), "
-                            f"got {y.shape}.")
+            raise DataError(f"Targets for loss '{self.name}' must have shape (n, {n_outputs}), got {y.shape}.")
         return y.astype(dtype, copy=False)
 
     def loss_and_grad(self, y_pred: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> float:
@@ -173,8 +172,9 @@ class CategoricalCrossentropy(Loss):
         labels = y.astype(np.int64, copy=False)
         integral = y.dtype.kind in "iub" or np.array_equal(labels, y)
         if y.size and (not integral or labels.min() < 0 or labels.max() >= n_outputs):
-            raise DataError(f"Class labels must be integers in [0, {n_outputs - 1}], "
-                            f"got values in [{y.min()}, {y.max()}].")
+            raise DataError(
+                f"Class labels must be integers in [0, {n_outputs - 1}], got values in [{y.min()}, {y.max()}]."
+            )
         return labels
 
     def from_logits(self, logits: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> float:

@@ -39,13 +39,21 @@ class Sequential:
     the whole model with a few ufunc calls. Copy into parameters; never rebind them.
     """
 
-    def __init__(self, layers: list[Layer], input_dim: int, loss: str | Loss = "mse",
-                 dtype: str = "float32", name: str = "sequential") -> None:
+    def __init__(
+        self,
+        layers: list[Layer],
+        input_dim: int,
+        loss: str | Loss = "mse",
+        dtype: str = "float32",
+        name: str = "sequential",
+    ) -> None:
         if str(dtype) not in DTYPES:
             raise ConfigError(f"Unknown dtype '{dtype}'. Expected one of: {', '.join(DTYPES)}.")
         if int(input_dim) <= 0 or not layers:
-            raise ConfigError(f"A model needs input_dim > 0 and at least one layer, got "
-                              f"input_dim={input_dim} and {len(layers)} layers.")
+            raise ConfigError(
+                f"A model needs input_dim > 0 and at least one layer, got "
+                f"input_dim={input_dim} and {len(layers)} layers."
+            )
         self.layers = list(layers)
         self.input_dim = int(input_dim)
         self.output_dim = 0
@@ -77,7 +85,7 @@ class Sequential:
             taken.add(candidate)
 
     # --- building -----------------------------------------------------------------------
-    def build(self, rng: np.random.Generator) -> "Sequential":
+    def build(self, rng: np.random.Generator) -> Sequential:
         """Initialise every layer's weights from ``rng`` (kept for Dropout); returns self."""
         width = self.input_dim
         for layer in self.layers:
@@ -126,8 +134,7 @@ class Sequential:
     def _inputs(self, X: Any) -> np.ndarray:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.input_dim:
-            raise DataError(f"Model '{self.name}' expects inputs of shape (n, {self.input_dim}), "
-                            f"got {X.shape}.")
+            raise DataError(f"Model '{self.name}' expects inputs of shape (n, {self.input_dim}), got {X.shape}.")
         # Cast at the boundary so every layer computes in the model dtype.
         return np.ascontiguousarray(X, dtype=self.dtype)
 
@@ -177,8 +184,8 @@ class Sequential:
         X = self._inputs(X)
         out = np.empty((X.shape[0], self.output_dim), dtype=self.dtype)
         for start in range(0, X.shape[0], batch_size):
-            H = self._forward_to_last(X[start:start + batch_size], False)
-            out[start:start + batch_size] = self.layers[-1].forward(H, False)
+            H = self._forward_to_last(X[start : start + batch_size], False)
+            out[start : start + batch_size] = self.layers[-1].forward(H, False)
         return out
 
     def evaluate_loss(self, X: Any, y: Any, batch_size: int = 4096) -> float:
@@ -191,8 +198,8 @@ class Sequential:
             raise DataError("Cannot evaluate the loss on 0 samples.")
         last = self.layers[-1]
         for start in range(0, n, batch_size):
-            H = self._forward_to_last(X[start:start + batch_size], False)
-            yb = y[start:start + batch_size]
+            H = self._forward_to_last(X[start : start + batch_size], False)
+            yb = y[start : start + batch_size]
             if self._fused:
                 Z = last.forward_logits(H, False)  # type: ignore[attr-defined]
                 value = self.loss.from_logits(Z, yb, np.empty_like(Z))
@@ -219,29 +226,37 @@ class Sequential:
     # --- config and weights -------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """JSON-able architecture: name, input_dim, loss, dtype and Keras-style layer configs."""
-        return {"name": self.name, "input_dim": self.input_dim, "loss": self.loss.name,
-                "dtype": self.dtype.name,
-                "layers": [{"class_name": layer.class_name, "config": layer.get_config()}
-                           for layer in self.layers]}
+        return {
+            "name": self.name,
+            "input_dim": self.input_dim,
+            "loss": self.loss.name,
+            "dtype": self.dtype.name,
+            "layers": [{"class_name": layer.class_name, "config": layer.get_config()} for layer in self.layers],
+        }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Sequential":
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
         """Rebuild from :meth:`get_config` output; the model is returned built (weights
         initialised from a fixed generator) so ``set_weights`` can follow directly."""
         try:
-            layers = [layer_from_config(spec["class_name"], dict(spec["config"]))
-                      for spec in config["layers"]]
-            model = cls(layers, int(config["input_dim"]), loss=config.get("loss", "mse"),
-                        dtype=config.get("dtype", "float32"),
-                        name=config.get("name", "sequential"))
+            layers = [layer_from_config(spec["class_name"], dict(spec["config"])) for spec in config["layers"]]
+            model = cls(
+                layers,
+                int(config["input_dim"]),
+                loss=config.get("loss", "mse"),
+                dtype=config.get("dtype", "float32"),
+                name=config.get("name", "sequential"),
+            )
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"Invalid model config: missing or malformed {exc}.") from None
         return model.build(np.random.default_rng(0))
 
     def get_weights(self) -> dict[str, list[tuple[str, np.ndarray]]]:
         """Layer name -> ``[(weight name, copy of array), ...]`` in Keras order."""
-        return {layer.name: [(k, v.copy()) for k, v in layer.get_weights()]  # type: ignore[misc]
-                for layer in self.layers}
+        return {
+            layer.name: [(k, v.copy()) for k, v in layer.get_weights()]  # type: ignore[misc]
+            for layer in self.layers
+        }
 
     def set_weights(self, weights: dict[str, dict[str, np.ndarray]]) -> None:
         """Copy weights in by layer name; layers without weights may be omitted.
@@ -255,8 +270,7 @@ class Sequential:
         by_name = {layer.name: layer for layer in self.layers}
         unknown = [name for name in weights if name not in by_name]
         if unknown:
-            raise ModelFileError(f"Weights for unknown layer '{unknown[0]}'. "
-                                 f"Model layers: {', '.join(by_name)}.")  # type: ignore[arg-type]
+            raise ModelFileError(f"Weights for unknown layer '{unknown[0]}'. Model layers: {', '.join(by_name)}.")  # type: ignore[arg-type]
         for layer in self.layers:
             if layer.get_weights() or layer.name in weights:
                 if layer.name not in weights:
@@ -272,5 +286,5 @@ class Sequential:
         targets = [w for layer in self.layers for _, w in layer.get_weights()]
         if len(saved) != len(targets):
             raise ModelFileError(f"Expected {len(targets)} saved arrays, found {len(saved)}.")
-        for target, value in zip(targets, saved):
+        for target, value in zip(targets, saved, strict=True):
             np.copyto(target, value)

@@ -26,18 +26,28 @@ class BatchNormalization(Layer):
     class_name = "BatchNormalization"
     base_name = "batch_normalization"
 
-    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
-                 scale: bool = True, axis: int | list[int] = -1,
-                 beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
-                 moving_mean_initializer: Any = "zeros",
-                 moving_variance_initializer: Any = "ones",
-                 name: str | None = None, trainable: bool = True) -> None:
+    def __init__(
+        self,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        axis: int | list[int] = -1,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        moving_mean_initializer: Any = "zeros",
+        moving_variance_initializer: Any = "ones",
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
         super().__init__(name, trainable)
         if np.atleast_1d(axis).tolist() not in ([-1], [1]):
             raise ConfigError(f"BatchNormalization axis must be -1 for 2-D inputs, got {axis}.")
         if not 0.0 <= float(momentum) <= 1.0 or float(epsilon) <= 0.0:
-            raise ConfigError("BatchNormalization needs 0 <= momentum <= 1 and epsilon > 0, "
-                              f"got momentum={momentum}, epsilon={epsilon}.")
+            raise ConfigError(
+                "BatchNormalization needs 0 <= momentum <= 1 and epsilon > 0, "
+                f"got momentum={momentum}, epsilon={epsilon}."
+            )
         self.momentum, self.epsilon = float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
         self.initializers = {
@@ -57,8 +67,7 @@ class BatchNormalization(Layer):
             self.params["gamma"] = make("gamma")
         if self.center:
             self.params["beta"] = make("beta")
-        self.state = {"moving_mean": make("moving_mean"),
-                      "moving_variance": make("moving_variance")}
+        self.state = {"moving_mean": make("moving_mean"), "moving_variance": make("moving_variance")}
         return input_dim
 
     def _gamma(self) -> np.ndarray | float:
@@ -105,15 +114,31 @@ class BatchNormalization(Layer):
         return inner * (signed_inv_std / n)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "axis": -1, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                **{f"{k}_initializer": v for k, v in self.initializers.items()}}
+        return {
+            **super().get_config(),
+            "axis": -1,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            **{f"{k}_initializer": v for k, v in self.initializers.items()},
+        }
 
     @classmethod
     def _config_keys(cls) -> tuple[str, ...]:
-        return ("name", "trainable", "axis", "momentum", "epsilon", "center", "scale",
-                "beta_initializer", "gamma_initializer", "moving_mean_initializer",
-                "moving_variance_initializer")
+        return (
+            "name",
+            "trainable",
+            "axis",
+            "momentum",
+            "epsilon",
+            "center",
+            "scale",
+            "beta_initializer",
+            "gamma_initializer",
+            "moving_mean_initializer",
+            "moving_variance_initializer",
+        )
 
 
 class Normalization(Layer):
@@ -127,9 +152,15 @@ class Normalization(Layer):
     class_name = "Normalization"
     base_name = "normalization"
 
-    def __init__(self, axis: int | list[int] = -1, invert: bool = False,
-                 mean: Any = None, variance: Any = None,
-                 name: str | None = None, trainable: bool = True) -> None:
+    def __init__(
+        self,
+        axis: int | list[int] = -1,
+        invert: bool = False,
+        mean: Any = None,
+        variance: Any = None,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
         super().__init__(name, trainable)
         if np.atleast_1d(axis).tolist() not in ([-1], [1]):
             raise ConfigError(f"Normalization axis must be -1 for 2-D inputs, got {axis}.")
@@ -164,8 +195,7 @@ class Normalization(Layer):
         if not self.built:
             self.build(X.shape[1], np.random.default_rng(0), self.dtype)
         elif X.shape[1] != self.input_dim:
-            raise DataError(f"Normalization '{self.name}' expects {self.input_dim} features, "
-                            f"got {X.shape[1]}.")
+            raise DataError(f"Normalization '{self.name}' expects {self.input_dim} features, got {X.shape[1]}.")
         data = X.astype(np.float64)  # accumulate in float64, store in the model dtype
         self.state["mean"][...] = data.mean(axis=0)
         self.state["variance"][...] = data.var(axis=0)
@@ -184,8 +214,7 @@ class Normalization(Layer):
 
     def get_config(self) -> dict[str, Any]:
         # mean/variance travel as weights, not in the config (Keras' adapt() layout).
-        return {**super().get_config(), "axis": -1, "invert": False,
-                "mean": None, "variance": None}
+        return {**super().get_config(), "axis": -1, "invert": False, "mean": None, "variance": None}
 
     @classmethod
     def _config_keys(cls) -> tuple[str, ...]:

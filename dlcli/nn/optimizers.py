@@ -21,7 +21,8 @@ are the scratch space of the update: after ``step`` they hold garbage.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def _tiled_base(arrays: list[np.ndarray]) -> np.ndarray | None:
 
 
 def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def _check_unit(name: str, value: float) -> float:
@@ -68,7 +69,7 @@ class Optimizer:
             raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}.")
         self.weight_decay = float(weight_decay)
         self.iterations = 0
-        self._flat: dict[str, np.ndarray] = {}      # slot -> flat state (plus "_tmp" scratch)
+        self._flat: dict[str, np.ndarray] = {}  # slot -> flat state (plus "_tmp" scratch)
         self._views: dict[str, list[np.ndarray]] = {}
         self._layout: tuple[list[np.ndarray], list[np.ndarray], Any] | None = None
 
@@ -85,8 +86,9 @@ class Optimizer:
             flat = self._flat.get(slot)
             if flat is None or flat.size != total:
                 if flat is not None and slot != "_tmp":
-                    raise ConfigError(f"{self.name} state has {flat.size} values for slot "
-                                      f"'{slot}', but the parameters have {total}.")
+                    raise ConfigError(
+                        f"{self.name} state has {flat.size} values for slot '{slot}', but the parameters have {total}."
+                    )
                 self._flat[slot] = np.zeros(total, dtype=dtype)
             elif flat.dtype != dtype:
                 self._flat[slot] = flat.astype(dtype)
@@ -96,7 +98,7 @@ class Optimizer:
     def _split(flat: np.ndarray, params: list[np.ndarray]) -> list[np.ndarray]:
         views, start = [], 0
         for p in params:
-            views.append(flat[start:start + p.size].reshape(p.shape))
+            views.append(flat[start : start + p.size].reshape(p.shape))
             start += p.size
         return views
 
@@ -111,8 +113,10 @@ class Optimizer:
             self._ensure_state(params)
         if cached[2] is not None:
             return [(cached[2][0], cached[2][1], {s: self._flat[s] for s in self._flat})]
-        return [(p, g, {s: self._views[s][i] for s in self._views})
-                for i, (p, g) in enumerate(zip(params, grads))]
+        return [
+            (p, g, {s: self._views[s][i] for s in self._views})
+            for i, (p, g) in enumerate(zip(params, grads, strict=True))
+        ]
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         """Update ``params`` in place from ``grads``.
@@ -129,8 +133,7 @@ class Optimizer:
         for p, g, state in groups:
             self._update(p, g, state, float(lr))
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray],
-                lr: float) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
         raise NotImplementedError
 
     def _decay(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
@@ -217,8 +220,9 @@ class Adam(Optimizer):
     slots = ("m", "v")
     decoupled = False
 
-    def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(
+        self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7, weight_decay: float = 0.0
+    ) -> None:
         super().__init__(weight_decay)
         self.beta_1 = _check_unit("beta_1", beta_1)
         self.beta_2 = _check_unit("beta_2", beta_2)
@@ -227,8 +231,7 @@ class Adam(Optimizer):
         self.epsilon = float(epsilon)
 
     def hyper(self) -> dict[str, float]:
-        return {**super().hyper(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+        return {**super().hyper(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
     def _update(self, p, g, state, lr):
         m, v = state["m"], state["v"]
@@ -238,12 +241,13 @@ class Adam(Optimizer):
             p *= 1.0 - lr * self.weight_decay  # w - lr wd w in one pass
         b1, b2, t = self.beta_1, self.beta_2, self.iterations
         root = math.sqrt(1.0 - b2)
-        alpha = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t) * (1.0 - b1) / root
+        alpha = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t) * (1.0 - b1) / root
         _adam_kernel(p, g, m, v, b1, b2, alpha, self.epsilon / root)
 
 
-def _adam_kernel(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, b1: float,
-                 b2: float, alpha: float, eps: float) -> None:
+def _adam_kernel(
+    p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, b1: float, b2: float, alpha: float, eps: float
+) -> None:
     """``m <- b1 m + g; v <- b2 v + g^2; p <- p - alpha m / (sqrt(v) + eps)``; g is scratch."""
     m *= b1
     m += g
@@ -263,8 +267,9 @@ class AdamW(Adam):
     name = "adamw"
     decoupled = True
 
-    def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-                 weight_decay: float = 0.004) -> None:
+    def __init__(
+        self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7, weight_decay: float = 0.004
+    ) -> None:
         super().__init__(beta_1, beta_2, epsilon, weight_decay)
 
 
@@ -299,9 +304,7 @@ class RMSprop(Optimizer):
         p -= tmp
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (SGD, Momentum, Nesterov, Adam, AdamW, RMSprop)
-}
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adam, AdamW, RMSprop)}
 
 
 def get_optimizer(name: str, **hyper: Any) -> Optimizer:
@@ -315,11 +318,12 @@ def get_optimizer(name: str, **hyper: Any) -> Optimizer:
     if name not in OPTIMIZERS:
         raise ConfigError(f"Unknown optimizer '{name}'. Expected one of: {', '.join(OPTIMIZERS)}.")
     cls = OPTIMIZERS[name]
-    valid = cls.__init__.__code__.co_varnames[1:cls.__init__.__code__.co_argcount]
+    valid = cls.__init__.__code__.co_varnames[1 : cls.__init__.__code__.co_argcount]
     unknown = [k for k in hyper if k not in valid]
     if unknown:
-        raise ConfigError(f"Unknown hyper-parameter '{unknown[0]}' for optimizer '{name}'. "
-                          f"Expected one of: {', '.join(valid)}.")
+        raise ConfigError(
+            f"Unknown hyper-parameter '{unknown[0]}' for optimizer '{name}'. Expected one of: {', '.join(valid)}."
+        )
     return cls(**hyper)
 
 

@@ -71,7 +71,7 @@ class Exponential(Schedule):
         self.decay_rate = _positive("decay_rate", decay_rate)
 
     def lr(self, epoch: int, step: int = 0) -> float:
-        return self.base_lr * self.decay_rate ** epoch
+        return self.base_lr * self.decay_rate**epoch
 
 
 class Cosine(Schedule):
@@ -84,8 +84,7 @@ class Cosine(Schedule):
 
     name = "cosine"
 
-    def __init__(self, lr: float = 0.001, epochs: int = 100, warmup_epochs: int = 0,
-                 min_lr: float = 0.0) -> None:
+    def __init__(self, lr: float = 0.001, epochs: int = 100, warmup_epochs: int = 0, min_lr: float = 0.0) -> None:
         super().__init__(lr)
         self.epochs = int(_positive("epochs", epochs))
         if not 0 <= int(warmup_epochs) < self.epochs:
@@ -113,9 +112,16 @@ class ReduceOnPlateau(Schedule):
 
     name = "reduce_on_plateau"
 
-    def __init__(self, lr: float = 0.001, factor: float = 0.1, patience: int = 10,
-                 min_delta: float = 1e-4, mode: str = "min", cooldown: int = 0,
-                 min_lr: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float = 0.001,
+        factor: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        mode: str = "min",
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
         super().__init__(lr)
         if not 0 < float(factor) < 1:
             raise ConfigError(f"factor must be in (0, 1), got {factor}.")
@@ -153,8 +159,13 @@ class ReduceOnPlateau(Schedule):
             self.wait, self.cooldown_left = 0, self.cooldown
 
     def state_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "current": self.current, "best": self.best,
-                "wait": self.wait, "cooldown_left": self.cooldown_left}
+        return {
+            "name": self.name,
+            "current": self.current,
+            "best": self.best,
+            "wait": self.wait,
+            "cooldown_left": self.cooldown_left,
+        }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         super().load_state_dict(d)
@@ -163,9 +174,7 @@ class ReduceOnPlateau(Schedule):
         self.cooldown_left = int(d["cooldown_left"])
 
 
-SCHEDULES: dict[str, type[Schedule]] = {
-    cls.name: cls for cls in (Constant, Step, Exponential, Cosine, ReduceOnPlateau)
-}
+SCHEDULES: dict[str, type[Schedule]] = {cls.name: cls for cls in (Constant, Step, Exponential, Cosine, ReduceOnPlateau)}
 
 
 def get_schedule(name: str, **kwargs: Any) -> Schedule:
@@ -180,9 +189,10 @@ def get_schedule(name: str, **kwargs: Any) -> Schedule:
         raise ConfigError(f"Unknown schedule '{name}'. Expected one of: {', '.join(SCHEDULES)}.")
     cls = SCHEDULES[name]
     code = cls.__init__.__code__
-    valid = code.co_varnames[1:code.co_argcount]
+    valid = code.co_varnames[1 : code.co_argcount]
     unknown = [k for k in kwargs if k not in valid]
     if unknown:
-        raise ConfigError(f"Unknown argument '{unknown[0]}' for schedule '{name}'. "
-                          f"Expected one of: {', '.join(valid)}.")
+        raise ConfigError(
+            f"Unknown argument '{unknown[0]}' for schedule '{name}'. Expected one of: {', '.join(valid)}."
+        )
     return cls(**kwargs)

@@ -11,5 +11,19 @@ from dlcli.remote.sync import pull, push
 from dlcli.remote.uploader import BackgroundUploader
 from dlcli.remote.url import LocalRemote, S3Remote, parse_remote
 
-__all__ = ["Action", "BackgroundUploader", "FileState", "LocalRemote", "Op", "S3Remote", "SyncOptions", "SyncReport",
-           "fetch", "options_from_settings", "parse_remote", "plan", "pull", "push"]
+__all__ = [
+    "Action",
+    "BackgroundUploader",
+    "FileState",
+    "LocalRemote",
+    "Op",
+    "S3Remote",
+    "SyncOptions",
+    "SyncReport",
+    "fetch",
+    "options_from_settings",
+    "parse_remote",
+    "plan",
+    "pull",
+    "push",
+]

@@ -31,8 +31,10 @@ def fetch(url: str, options: SyncOptions | None = None) -> Path:
     store = S3Store(S3Remote(remote.bucket, parent), options)
     state = store.single_object(name)
     if state is None:
-        raise RemoteError(f"No such object {url} (endpoint {store.endpoint or 'AWS default'}).",
-                          hint="Check the path: 'dlcli pull --dry-run' on its folder lists what is there.")
+        raise RemoteError(
+            f"No such object {url} (endpoint {store.endpoint or 'AWS default'}).",
+            hint="Check the path: 'dlcli pull --dry-run' on its folder lists what is there.",
+        )
     size, sha, etag = state.size, state.sha256, state.etag or ""
     content_id = f"sha256-{sha}" if sha else "etag-" + hashlib.sha256(f"{etag}:{size}".encode()).hexdigest()[:32]
     entry_dir = cache_dir(options) / "objects" / content_id
@@ -43,5 +45,7 @@ def fetch(url: str, options: SyncOptions | None = None) -> Path:
     try:
         return download_verified(store, name, entry_dir, state, None)
     except OSError as exc:
-        raise RemoteError(f"Cannot write the cache entry for {url} in '{entry_dir}': {exc.strerror or exc}.",
-                          hint="Set [remote].cache_dir or DLCLI_CACHE_DIR to a writable directory.") from exc
+        raise RemoteError(
+            f"Cannot write the cache entry for {url} in '{entry_dir}': {exc.strerror or exc}.",
+            hint="Set [remote].cache_dir or DLCLI_CACHE_DIR to a writable directory.",
+        ) from exc

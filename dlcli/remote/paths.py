@@ -33,8 +33,10 @@ def safe_destination(root: Path, key: str) -> Path:
     for part in PurePosixPath(key).parts:
         current = current / part
         if current.is_symlink():
-            raise RemoteError(f"Refusing to write '{key}': '{current}' is a symbolic link inside the destination.",
-                              hint="Remove the link, or pull into another directory.")
+            raise RemoteError(
+                f"Refusing to write '{key}': '{current}' is a symbolic link inside the destination.",
+                hint="Remove the link, or pull into another directory.",
+            )
     real_root = os.path.realpath(root)
     real_target = os.path.realpath(target)
     if os.path.commonpath([real_root, real_target]) != real_root:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 _PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
 _MULTIPART = re.compile(r"^[0-9a-f]{32}-[0-9]+$")
@@ -25,7 +25,7 @@ class FileState:
     etag: str | None = None  # the remote ETag; locally, a multipart ETag computed to match a foreign one
 
 
-class Op(str, Enum):
+class Op(StrEnum):
     TRANSFER = "transfer"
     SKIP = "skip"
     DELETE = "delete"

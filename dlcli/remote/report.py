@@ -31,9 +31,15 @@ class SyncReport:
     def to_dict(self) -> dict[str, object]:
         """The documented JSON shape ("downloaded" in place of "uploaded" for pull)."""
         moved = "downloaded" if self.direction == "pull" else "uploaded"
-        return {moved: sorted(self.transferred), "skipped": sorted(self.skipped), "deleted": sorted(self.deleted),
-                "failed": sorted(self.failed, key=lambda f: f["key"]), "bytes": self.bytes, "dry_run": self.dry_run,
-                "destination": self.destination}
+        return {
+            moved: sorted(self.transferred),
+            "skipped": sorted(self.skipped),
+            "deleted": sorted(self.deleted),
+            "failed": sorted(self.failed, key=lambda f: f["key"]),
+            "bytes": self.bytes,
+            "dry_run": self.dry_run,
+            "destination": self.destination,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -42,8 +48,11 @@ class SyncReport:
         """One human line, e.g. "uploaded 3 files (1.2 MB), skipped 10, deleted 0, failed 0"."""
         moved = "downloaded" if self.direction == "pull" else "uploaded"
         verb = f"would have {moved}" if self.dry_run else moved
-        return (f"{verb} {len(self.transferred)} file(s) ({_human(self.bytes)}), skipped {len(self.skipped)}, "
-                f"deleted {len(self.deleted)}, failed {len(self.failed)}" + (f" -> {self.destination}" if self.destination else ""))
+        return (
+            f"{verb} {len(self.transferred)} file(s) ({_human(self.bytes)}), skipped {len(self.skipped)}, "
+            f"deleted {len(self.deleted)}, failed {len(self.failed)}"
+            + (f" -> {self.destination}" if self.destination else "")
+        )
 
 
 def _human(n: int) -> str:

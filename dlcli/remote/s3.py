@@ -8,8 +8,9 @@ through boto3's ``upload_file`` with a ``TransferConfig``, which aborts a failed
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dlcli.remote.paths import MANIFEST_NAME, is_internal
 from dlcli.remote.plan import FileState, plain_md5
@@ -33,8 +34,12 @@ class S3Store:
         self.remote = remote
         self.endpoint = resolve_endpoint(options)
         request, response = checksum_modes(options)
-        config = Config(retries={"mode": "standard", "total_max_attempts": 5}, max_pool_connections=max(10, options.jobs + 2),
-                        request_checksum_calculation=request, response_checksum_validation=response)
+        config = Config(
+            retries={"mode": "standard", "total_max_attempts": 5},
+            max_pool_connections=max(10, options.jobs + 2),
+            request_checksum_calculation=request,
+            response_checksum_validation=response,
+        )
         session = boto3.session.Session(profile_name=options.profile) if options.profile else boto3.session.Session()
         try:
             self.client = session.client("s3", endpoint_url=self.endpoint, config=config)
@@ -46,8 +51,12 @@ class S3Store:
     def transfer_config(self) -> Any:
         from boto3.s3.transfer import TransferConfig
 
-        return TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK,
-                              max_concurrency=self.jobs, use_threads=True)
+        return TransferConfig(
+            multipart_threshold=MULTIPART_THRESHOLD,
+            multipart_chunksize=MULTIPART_CHUNK,
+            max_concurrency=self.jobs,
+            use_threads=True,
+        )
 
     def error(self, exc: BaseException, key: str | None = None) -> Exception:
         return translate(exc, self.remote.bucket, key, self.endpoint)
@@ -59,7 +68,7 @@ class S3Store:
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.remote.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
-                    rel = obj["Key"][len(prefix):]
+                    rel = obj["Key"][len(prefix) :]
                     if rel:
                         found[rel] = {"size": obj["Size"], "etag": obj.get("ETag", "").strip('"')}
         except Exception as exc:
@@ -78,8 +87,9 @@ class S3Store:
     def write_manifest(self, entries: dict[str, dict[str, Any]]) -> None:
         body = json.dumps({"format": "dlcli-manifest", "version": 1, "files": entries}, sort_keys=True).encode()
         try:
-            self.client.put_object(Bucket=self.remote.bucket, Key=self.remote.key(MANIFEST_NAME), Body=body,
-                                   ContentType="application/json")
+            self.client.put_object(
+                Bucket=self.remote.bucket, Key=self.remote.key(MANIFEST_NAME), Body=body, ContentType="application/json"
+            )
         except Exception as exc:
             raise self.error(exc, self.remote.key(MANIFEST_NAME)) from exc
 
@@ -93,7 +103,11 @@ class S3Store:
             if is_internal(rel):
                 continue
             entry = manifest.get(rel)
-            sha = entry.get("sha256") if entry and entry.get("size") == obj["size"] and entry.get("etag") == obj["etag"] else None
+            sha = (
+                entry.get("sha256")
+                if entry and entry.get("size") == obj["size"] and entry.get("etag") == obj["etag"]
+                else None
+            )
             if sha is None and hash_foreign:
                 sha = self.head_sha256(rel)
                 self.manifest_misses += sha is not None
@@ -126,13 +140,20 @@ class S3Store:
         try:
             if size < MULTIPART_THRESHOLD:
                 with open(path, "rb") as body:
-                    etag = self.client.put_object(Bucket=self.remote.bucket, Key=key, Body=body,
-                                                  Metadata={META_KEY: sha256})["ETag"]
+                    etag = self.client.put_object(
+                        Bucket=self.remote.bucket, Key=key, Body=body, Metadata={META_KEY: sha256}
+                    )["ETag"]
                 if on_bytes:
                     on_bytes(size)
             else:
-                self.client.upload_file(str(path), self.remote.bucket, key, ExtraArgs={"Metadata": {META_KEY: sha256}},
-                                        Config=self.transfer_config(), Callback=on_bytes)
+                self.client.upload_file(
+                    str(path),
+                    self.remote.bucket,
+                    key,
+                    ExtraArgs={"Metadata": {META_KEY: sha256}},
+                    Config=self.transfer_config(),
+                    Callback=on_bytes,
+                )
                 etag = self.client.head_object(Bucket=self.remote.bucket, Key=key)["ETag"]
         except Exception as exc:
             raise self.error(exc, key) from exc
@@ -146,8 +167,9 @@ class S3Store:
             if size is not None and size < MULTIPART_THRESHOLD:
                 self._get_small(key, tmp, on_bytes)
             else:
-                self.client.download_file(self.remote.bucket, key, str(tmp), Config=self.transfer_config(),
-                                          Callback=on_bytes)
+                self.client.download_file(
+                    self.remote.bucket, key, str(tmp), Config=self.transfer_config(), Callback=on_bytes
+                )
         except Exception as exc:
             raise self.error(exc, key) from exc
 
@@ -175,7 +197,7 @@ class S3Store:
 
     def delete(self, rels: list[str]) -> None:
         for start in range(0, len(rels), 1000):
-            batch = [{"Key": self.remote.key(r)} for r in rels[start:start + 1000]]
+            batch = [{"Key": self.remote.key(r)} for r in rels[start : start + 1000]]
             try:
                 self.client.delete_objects(Bucket=self.remote.bucket, Delete={"Objects": batch, "Quiet": True})
             except Exception as exc:

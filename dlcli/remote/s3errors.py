@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dlcli.errors import RemoteError
 
-_CREDENTIALS_HINT = ("Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or pick credentials with --profile "
-                     "(or [remote].profile in dlcli.toml).")
+_CREDENTIALS_HINT = (
+    "Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or pick credentials with --profile "
+    "(or [remote].profile in dlcli.toml)."
+)
 _ENDPOINT_HINT = "Check --endpoint-url (or [remote].endpoint_url, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)."
 
 
@@ -33,20 +35,27 @@ def translate(exc: BaseException, bucket: str, key: str | None, endpoint: str | 
     if isinstance(exc, bx.NoCredentialsError):
         return RemoteError(f"No AWS credentials found for {place}.", hint=_CREDENTIALS_HINT)
     if isinstance(exc, bx.ProfileNotFound):
-        return RemoteError(f"AWS profile not found: {exc}.", hint="Check --profile (or [remote].profile) against ~/.aws/config.")
+        return RemoteError(
+            f"AWS profile not found: {exc}.", hint="Check --profile (or [remote].profile) against ~/.aws/config."
+        )
     if code in ("NoSuchBucket",):
-        return RemoteError(f"No such bucket '{bucket}' at {place}.",
-                           hint="Create the bucket first, or check the URL and --endpoint-url.")
+        return RemoteError(
+            f"No such bucket '{bucket}' at {place}.",
+            hint="Create the bucket first, or check the URL and --endpoint-url.",
+        )
     if code in ("SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidClientTokenId", "AuthorizationHeaderMalformed"):
         return RemoteError(f"The server rejected the credentials ({code}) for {place}.", hint=_CREDENTIALS_HINT)
     if code in ("AccessDenied", "403", "Forbidden"):
-        return RemoteError(f"Access denied to {place}.",
-                           hint="Check the bucket policy and your credentials: " + _CREDENTIALS_HINT)
+        return RemoteError(
+            f"Access denied to {place}.", hint="Check the bucket policy and your credentials: " + _CREDENTIALS_HINT
+        )
     if code in ("NoSuchKey", "404", "NotFound"):
         return RemoteError(f"No such object {place}.", hint="List the prefix, or check the URL.")
     if code in ("InvalidRequest", "XAmzContentSHA256Mismatch", "BadDigest") or "checksum" in str(exc).lower():
-        return RemoteError(f"The server rejected the request for {place}: {exc}.",
-                           hint="Some S3-compatible stores reject boto3's default checksums: try --checksum when_required.")
+        return RemoteError(
+            f"The server rejected the request for {place}: {exc}.",
+            hint="Some S3-compatible stores reject boto3's default checksums: try --checksum when_required.",
+        )
     if isinstance(exc, bx.BotoCoreError) or code:
         return RemoteError(f"S3 request failed for {place}: {exc}.", hint=_ENDPOINT_HINT if not code else None)
     return RemoteError(f"Transfer failed for {place}: {exc}.")

@@ -9,9 +9,10 @@ setting S3-compatible stores accept (boto3 >= 1.36 defaults to ``when_supported`
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dlcli.errors import RemoteUsageError
 
@@ -37,7 +38,7 @@ class SyncOptions:
     on_total: Callable[[int], None] | None = field(default=None, compare=False)
     on_bytes: Callable[[int], None] | None = field(default=None, compare=False)
 
-    def with_(self, **changes: Any) -> "SyncOptions":
+    def with_(self, **changes: Any) -> SyncOptions:
         """A copy with some fields changed."""
         return replace(self, **changes)
 
@@ -51,9 +52,15 @@ def read_remote_settings() -> dict[str, Any]:
     return asdict(load_config(None, {}).remote)
 
 
-def options_from_settings(endpoint_url: str | None = None, profile: str | None = None, *, jobs: int | None = None,
-                          checksum: str | None = None, settings: dict[str, Any] | None = None,
-                          **extra: Any) -> SyncOptions:
+def options_from_settings(
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    *,
+    jobs: int | None = None,
+    checksum: str | None = None,
+    settings: dict[str, Any] | None = None,
+    **extra: Any,
+) -> SyncOptions:
     """SyncOptions from flags over ``[remote]`` in dlcli.toml over env (flags left ``None`` are not given).
 
     The checksum mode: ``--checksum``, else AWS_REQUEST_CHECKSUM_CALCULATION when set, else
@@ -82,8 +89,9 @@ def validate(options: SyncOptions) -> None:
     if not 1 <= options.jobs <= 256:
         raise RemoteUsageError(f"--jobs must be between 1 and 256, got {options.jobs}.")
     if options.checksum is not None and options.checksum not in CHECKSUM_MODES:
-        raise RemoteUsageError(f"Unknown checksum mode '{options.checksum}'.",
-                               hint="Expected one of: " + ", ".join(CHECKSUM_MODES) + ".")
+        raise RemoteUsageError(
+            f"Unknown checksum mode '{options.checksum}'.", hint="Expected one of: " + ", ".join(CHECKSUM_MODES) + "."
+        )
 
 
 def resolve_endpoint(options: SyncOptions) -> str | None:
@@ -102,8 +110,11 @@ def checksum_modes(options: SyncOptions) -> tuple[str, str]:
     response = os.environ.get("AWS_RESPONSE_CHECKSUM_VALIDATION", "").lower() or "when_required"
     for value in (request, response):
         if value not in CHECKSUM_MODES:
-            raise RemoteUsageError(f"Unknown checksum mode '{value}' in AWS_REQUEST_CHECKSUM_CALCULATION / "
-                                   "AWS_RESPONSE_CHECKSUM_VALIDATION.", hint="Expected one of: " + ", ".join(CHECKSUM_MODES) + ".")
+            raise RemoteUsageError(
+                f"Unknown checksum mode '{value}' in AWS_REQUEST_CHECKSUM_CALCULATION / "
+                "AWS_RESPONSE_CHECKSUM_VALIDATION.",
+                hint="Expected one of: " + ", ".join(CHECKSUM_MODES) + ".",
+            )
     return request, response
 
 

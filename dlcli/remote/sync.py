@@ -6,10 +6,10 @@ import fnmatch
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 from dlcli.errors import DlcliError, RemoteError, RemoteUsageError
 from dlcli.remote.hashing import HashCache, hash_file, multipart_etag
@@ -38,6 +38,7 @@ def hash_cache(options: SyncOptions) -> HashCache:
 
 def _run(jobs: int, keys: list[str], work: Callable[[str], None], report: SyncReport) -> None:
     """Run ``work(key)`` in a thread pool; a failure is recorded and the others go on."""
+
     def one(key: str) -> None:
         try:
             work(key)
@@ -45,6 +46,7 @@ def _run(jobs: int, keys: list[str], work: Callable[[str], None], report: SyncRe
             report.failed.append({"key": key, "error": exc.message})
         except OSError as exc:
             report.failed.append({"key": key, "error": f"{exc.strerror or exc} ({exc.filename or key})"})
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         list(pool.map(one, keys))
 
@@ -62,16 +64,26 @@ def push(src: Path, dest: str, options: SyncOptions) -> SyncReport:
     if isinstance(remote, LocalRemote):
         target = list_local(remote.path, hashes) if remote.path.is_dir() else {}
         actions = plan(source, _filter(target, options), delete=options.delete)
-        _execute_local(actions, lambda k: atomic_copy(files[k], remote.path, k), lambda k: delete_local(remote.path, k),
-                       options, report)
+        _execute_local(
+            actions,
+            lambda k: atomic_copy(files[k], remote.path, k),
+            lambda k: delete_local(remote.path, k),
+            options,
+            report,
+        )
     else:
         _push_s3(remote, files, source, options, report)
     hashes.save()
     return report
 
 
-def _execute_local(actions: list, transfer: Callable[[str], object], remove: Callable[[str], None],
-                   options: SyncOptions, report: SyncReport) -> None:
+def _execute_local(
+    actions: list,
+    transfer: Callable[[str], object],
+    remove: Callable[[str], None],
+    options: SyncOptions,
+    report: SyncReport,
+) -> None:
     moved = report.downloaded if report.direction == "pull" else report.uploaded
     todo = [a for a in actions if a.op is Op.TRANSFER]
     report.skipped.extend(a.key for a in actions if a.op is Op.SKIP)
@@ -90,6 +102,7 @@ def _execute_local(actions: list, transfer: Callable[[str], object], remove: Cal
         report.bytes += sizes[key]
         if options.on_bytes:
             options.on_bytes(sizes[key])
+
     _run(options.jobs, [a.key for a in todo], work, report)
     for action in (a for a in actions if a.op is Op.DELETE):
         try:
@@ -99,8 +112,9 @@ def _execute_local(actions: list, transfer: Callable[[str], object], remove: Cal
             report.failed.append({"key": action.key, "error": exc.message})
 
 
-def _push_s3(remote: S3Remote, files: dict[str, Path], source: dict[str, FileState], options: SyncOptions,
-             report: SyncReport) -> None:
+def _push_s3(
+    remote: S3Remote, files: dict[str, Path], source: dict[str, FileState], options: SyncOptions, report: SyncReport
+) -> None:
     from dlcli.remote.s3 import S3Store
 
     store = S3Store(remote, options)
@@ -138,15 +152,22 @@ def pull(src: str, dest: Path, options: SyncOptions) -> SyncReport:
     local = _filter(list_local(dest, hashes), options) if dest.is_dir() else {}
     if isinstance(remote, LocalRemote):
         if not remote.path.exists():
-            raise RemoteUsageError(f"Nothing to pull: '{remote.path}' does not exist.",
-                                   hint="Check the path of SRC (a directory remote or s3://bucket/prefix).")
+            raise RemoteUsageError(
+                f"Nothing to pull: '{remote.path}' does not exist.",
+                hint="Check the path of SRC (a directory remote or s3://bucket/prefix).",
+            )
         files = walk(remote.path)
         source = _filter(list_local(remote.path, hashes), options)
         for key in source:
             check_relative_key(key)
         actions = plan(source, local, delete=options.delete)
-        _execute_local(actions, lambda k: _verified_copy(files[k], dest, k, source[k]),
-                       lambda k: delete_local(dest, k), options, report)
+        _execute_local(
+            actions,
+            lambda k: _verified_copy(files[k], dest, k, source[k]),
+            lambda k: delete_local(dest, k),
+            options,
+            report,
+        )
     else:
         _pull_s3(remote, dest, local, options, report)
     hashes.save()
@@ -160,8 +181,9 @@ def _verified_copy(source: Path, dest: Path, key: str, state: FileState) -> None
         raise RemoteError(f"'{key}' changed while it was copied; nothing was kept.")
 
 
-def _pull_s3(remote: S3Remote, dest: Path, local: dict[str, FileState], options: SyncOptions,
-             report: SyncReport) -> None:
+def _pull_s3(
+    remote: S3Remote, dest: Path, local: dict[str, FileState], options: SyncOptions, report: SyncReport
+) -> None:
     from dlcli.remote.s3 import S3Store
 
     store = S3Store(remote, options)
@@ -169,15 +191,22 @@ def _pull_s3(remote: S3Remote, dest: Path, local: dict[str, FileState], options:
     if not source and remote.prefix and not remote.trailing_slash:
         store, source = _as_single_object(remote, options) or (store, source)
     if not source:  # a typo in the prefix must not look like a successful, empty pull
-        raise RemoteUsageError(f"Nothing to pull: no objects under {remote} (endpoint {store.endpoint or 'AWS default'}).",
-                               hint="Check the bucket and prefix of SRC.")
+        raise RemoteUsageError(
+            f"Nothing to pull: no objects under {remote} (endpoint {store.endpoint or 'AWS default'}).",
+            hint="Check the bucket and prefix of SRC.",
+        )
     source = _filter(source, options)
     for key in source:
         check_relative_key(key)  # refuse the whole pull before writing anything
     settle_foreign(local, source, {key: dest / key for key in local})
     actions = plan(source, local, delete=options.delete)
-    _execute_local(actions, lambda k: download_verified(store, k, dest, source[k], options.on_bytes),
-                   lambda k: delete_local(dest, k), options.with_(on_bytes=None), report)
+    _execute_local(
+        actions,
+        lambda k: download_verified(store, k, dest, source[k], options.on_bytes),
+        lambda k: delete_local(dest, k),
+        options.with_(on_bytes=None),
+        report,
+    )
 
 
 def settle_foreign(local: dict[str, FileState], remote: dict[str, FileState], paths: dict[str, Path]) -> None:
@@ -205,8 +234,9 @@ def _as_single_object(remote: S3Remote, options: SyncOptions) -> tuple[object, d
     return (store, {name: state}) if state is not None else None
 
 
-def download_verified(store: object, key: str, dest_root: Path, state: FileState,
-                      on_bytes: Callable[[int], None] | None) -> Path:
+def download_verified(
+    store: object, key: str, dest_root: Path, state: FileState, on_bytes: Callable[[int], None] | None
+) -> Path:
     """Download into a temporary file beside the target, verify SHA-256 (or the plain MD5), rename."""
     target = safe_destination(dest_root, key)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -217,8 +247,10 @@ def download_verified(store: object, key: str, dest_root: Path, state: FileState
         store.download(key, tmp, on_bytes, state.size)  # type: ignore[attr-defined]
         sha, md5 = hash_file(tmp, md5=state.sha256 is None)
         if state.sha256 and sha != state.sha256:
-            raise RemoteError(f"Checksum mismatch for '{key}': expected SHA-256 {state.sha256}, got {sha}.",
-                              hint="The object changed during the download or is corrupt; pull again.")
+            raise RemoteError(
+                f"Checksum mismatch for '{key}': expected SHA-256 {state.sha256}, got {sha}.",
+                hint="The object changed during the download or is corrupt; pull again.",
+            )
         if state.sha256 is None and state.md5 and md5 != state.md5:
             raise RemoteError(f"Checksum mismatch for '{key}': the ETag MD5 {state.md5} does not match the download.")
         os.replace(tmp, target)

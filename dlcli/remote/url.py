@@ -54,14 +54,18 @@ def parse_remote(url: str) -> Remote:
         rest = text[5:]
         bucket, _, prefix = rest.partition("/")
         if not _BUCKET.match(bucket):
-            raise RemoteUsageError(f"Invalid bucket name '{bucket}' in '{text}'.",
-                                   hint="Bucket names are 3-63 lowercase letters, digits, dots or hyphens: s3://bucket/prefix.")
+            raise RemoteUsageError(
+                f"Invalid bucket name '{bucket}' in '{text}'.",
+                hint="Bucket names are 3-63 lowercase letters, digits, dots or hyphens: s3://bucket/prefix.",
+            )
         parts = [p for p in prefix.split("/") if p]
         if any(p in (".", "..") for p in parts):
             raise RemoteUsageError(f"'.' and '..' are not allowed in an S3 prefix: '{text}'.")
         return S3Remote(bucket, "/".join(parts), trailing_slash=prefix.endswith("/"))
     scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.\-]*)://", text)
     if scheme:
-        raise RemoteUsageError(f"Unsupported remote scheme '{scheme.group(1)}://' in '{text}'.",
-                               hint="Use s3://bucket/prefix (any S3-compatible store via --endpoint-url) or a local directory.")
+        raise RemoteUsageError(
+            f"Unsupported remote scheme '{scheme.group(1)}://' in '{text}'.",
+            hint="Use s3://bucket/prefix (any S3-compatible store via --endpoint-url) or a local directory.",
+        )
     return LocalRemote(Path(text).expanduser())

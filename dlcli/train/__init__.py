@@ -10,5 +10,14 @@ from .metrics import classification_metrics, regression_metrics
 from .record import EpochRecord
 from .splits import epoch_batches, iter_minibatches, train_val_indices, train_val_split
 
-__all__ = ["EarlyStopping", "EpochRecord", "Trainer", "classification_metrics", "epoch_batches",
-           "iter_minibatches", "regression_metrics", "train_val_indices", "train_val_split"]
+__all__ = [
+    "EarlyStopping",
+    "EpochRecord",
+    "Trainer",
+    "classification_metrics",
+    "epoch_batches",
+    "iter_minibatches",
+    "regression_metrics",
+    "train_val_indices",
+    "train_val_split",
+]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -88,8 +89,16 @@ def monitor_for(cfg: Config, has_validation: bool) -> tuple[str, str]:
     return monitor, "max" if monitor in MAXIMIZED else "min"
 
 
-def build_trainer(cfg: Config, model: Any, optimizer: Any, schedule: Any, rng: np.random.Generator,
-                  schema: Schema, has_validation: bool = True, epochs: int | None = None) -> Any:
+def build_trainer(
+    cfg: Config,
+    model: Any,
+    optimizer: Any,
+    schedule: Any,
+    rng: np.random.Generator,
+    schema: Schema,
+    has_validation: bool = True,
+    epochs: int | None = None,
+) -> Any:
     """The trainer; ``epochs`` overrides the config (the refit runs a fixed number, no stopping)."""
     from dlcli.train.loop import EarlyStopping, Trainer
 
@@ -98,11 +107,25 @@ def build_trainer(cfg: Config, model: Any, optimizer: Any, schedule: Any, rng: n
     if epochs is None:
         monitor, mode = monitor_for(cfg, has_validation)
         # Patience 0 turns stopping off, but the best epoch is still tracked for restore-best.
-        early = EarlyStopping(monitor=monitor, mode=mode, patience=t.patience or t.epochs + 1,
-                              min_delta=t.min_delta, restore_best_weights=t.restore_best)
-    return Trainer(model, optimizer, schedule, epochs=epochs or t.epochs, batch_size=t.batch_size, rng=rng,
-                   task=schema.task, early_stopping=early, clip_norm=t.clip_norm or None,
-                   unscale=schema.unscale if schema.target_scaled else None)
+        early = EarlyStopping(
+            monitor=monitor,
+            mode=mode,
+            patience=t.patience or t.epochs + 1,
+            min_delta=t.min_delta,
+            restore_best_weights=t.restore_best,
+        )
+    return Trainer(
+        model,
+        optimizer,
+        schedule,
+        epochs=epochs or t.epochs,
+        batch_size=t.batch_size,
+        rng=rng,
+        task=schema.task,
+        early_stopping=early,
+        clip_norm=t.clip_norm or None,
+        unscale=schema.unscale if schema.target_scaled else None,
+    )
 
 
 @contextmanager

@@ -49,8 +49,14 @@ class EarlyStopping:
         Epochs since the last improvement.
     """
 
-    def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 10,
-                 min_delta: float = 0.0, restore_best_weights: bool = True) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        patience: int = 10,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = True,
+    ) -> None:
         if int(patience) < 0:
             raise ConfigError(f"patience must be >= 0, got {patience}.")
         if float(min_delta) < 0:
@@ -103,18 +109,26 @@ class EarlyStopping:
     def state_dict(self) -> dict[str, Any]:
         """Everything resume needs, best weights included (arrays are not copied: the
         tracker replaces, never mutates, them)."""
-        return {"monitor": self.monitor, "mode": self.mode, "patience": self.patience,
-                "min_delta": self.min_delta, "restore_best_weights": self.restore_best_weights,
-                "best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "stopped_epoch": self.stopped_epoch,
-                "best_weights": None if self.best_weights is None else list(self.best_weights)}
+        return {
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "patience": self.patience,
+            "min_delta": self.min_delta,
+            "restore_best_weights": self.restore_best_weights,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best_weights": None if self.best_weights is None else list(self.best_weights),
+        }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         """Restore the progress from :meth:`state_dict`; the settings stay as constructed
         (a resumed run may change patience), except that the monitor must match."""
         if d.get("monitor") != self.monitor:
-            raise ConfigError(f"Early-stopping state monitors '{d.get('monitor')}', "
-                              f"but this run monitors '{self.monitor}'.")
+            raise ConfigError(
+                f"Early-stopping state monitors '{d.get('monitor')}', but this run monitors '{self.monitor}'."
+            )
         self.best = None if d.get("best") is None else float(d["best"])
         self.best_epoch, self.wait = int(d["best_epoch"]), int(d["wait"])
         self.stopped_epoch = int(d.get("stopped_epoch", 0))

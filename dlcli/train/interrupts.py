@@ -31,9 +31,11 @@ class DeferredInterrupt:
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         self.pending = True
 
-    def __enter__(self) -> "DeferredInterrupt":
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+    def __enter__(self) -> DeferredInterrupt:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
             self._previous = signal.signal(signal.SIGINT, self._handler)
             self._active = True
         return self

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -33,14 +34,16 @@ from .metrics import classification_metrics, regression_metrics
 from .record import EpochRecord
 from .splits import epoch_batches
 
-__all__ = ["EarlyStopping", "EpochRecord", "Trainer", "TASKS"]
+__all__ = ["TASKS", "EarlyStopping", "EpochRecord", "Trainer"]
 
 TASKS = ("binary", "multiclass", "regression")
 STATE_FORMAT = 1
 CLASSIFICATION_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "log_loss")
 REGRESSION_METRICS = ("mse", "rmse", "mae", "r2")
-NON_FINITE_HINT = ("Lower the learning rate (--lr), enable gradient clipping by global norm "
-                   "(--set train.clip_norm=1.0), and check the data for NaN or infinite values.")
+NON_FINITE_HINT = (
+    "Lower the learning rate (--lr), enable gradient clipping by global norm "
+    "(--set train.clip_norm=1.0), and check the data for NaN or infinite values."
+)
 
 GradHook = Callable[[list[np.ndarray]], None]
 
@@ -74,11 +77,22 @@ class Trainer:
         the metrics (e.g. undoing target standardisation); losses stay in training units.
     """
 
-    def __init__(self, model: Any, optimizer: Any, schedule: Any, *, epochs: int,
-                 batch_size: int, rng: np.random.Generator, task: str,
-                 early_stopping: EarlyStopping | None = None, clip_norm: float | None = None,
-                 grad_hook: GradHook | None = None, train_metrics: bool = True,
-                 unscale: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        optimizer: Any,
+        schedule: Any,
+        *,
+        epochs: int,
+        batch_size: int,
+        rng: np.random.Generator,
+        task: str,
+        early_stopping: EarlyStopping | None = None,
+        clip_norm: float | None = None,
+        grad_hook: GradHook | None = None,
+        train_metrics: bool = True,
+        unscale: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         if int(epochs) <= 0:
             raise ConfigError(f"epochs must be > 0, got {epochs}.")
         if int(batch_size) <= 0:
@@ -100,9 +114,9 @@ class Trainer:
         self._reset_position()
 
     def _reset_position(self) -> None:
-        self._epoch = 0          # completed epochs
-        self._batch = 0          # completed batches of the current epoch
-        self._step = 0           # optimizer steps taken in total
+        self._epoch = 0  # completed epochs
+        self._batch = 0  # completed batches of the current epoch
+        self._step = 0  # optimizer steps taken in total
         self._rng_epoch: dict[str, Any] | None = None  # generator state before this epoch's shuffle
         self._loss_sum, self._samples, self._train_seconds = 0.0, 0, 0.0
         self._last_lr = float("nan")
@@ -145,8 +159,14 @@ class Trainer:
                 self._interrupt.raise_if_pending()
             self._interrupt.raise_if_pending()
 
-    def _run_epoch(self, X: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None,
-                   params: list[np.ndarray], grads: list[np.ndarray]) -> EpochRecord:
+    def _run_epoch(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        val: tuple[np.ndarray, np.ndarray] | None,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+    ) -> EpochRecord:
         started = time.perf_counter()
         earlier = self._train_seconds  # batch time an interrupted session already spent
         self._take_snapshot()  # before the shuffle, so a rollback redraws the same order
@@ -186,8 +206,15 @@ class Trainer:
         self.rng.bit_generator.state = now
         return batches
 
-    def _train_step(self, Xb: np.ndarray, yb: np.ndarray, params: list[np.ndarray],
-                    grads: list[np.ndarray], batch: int, n_batches: int) -> float:
+    def _train_step(
+        self,
+        Xb: np.ndarray,
+        yb: np.ndarray,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        batch: int,
+        n_batches: int,
+    ) -> float:
         loss = float(self.model.compute_loss_and_gradients(Xb, yb))
         if not math.isfinite(loss):
             self._fail(f"The loss became {loss}", batch, n_batches)
@@ -203,14 +230,14 @@ class Trainer:
         self._last_lr = lr
         return loss
 
-    def _end_epoch(self, X: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None,
-                   params: list[np.ndarray]) -> EpochRecord:
+    def _end_epoch(
+        self, X: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None, params: list[np.ndarray]
+    ) -> EpochRecord:
         """Evaluate and judge the epoch; mutates only early-stopping and schedule state."""
         if not all(np.isfinite(p).all() for p in params):
             # A finite loss can still come with an overflowing last update.
             self._fail("The weights became NaN or infinite", self._batch - 1, self._batch)
-        record = EpochRecord(epoch=self._epoch + 1, loss=self._loss_sum / max(1, self._samples),
-                             lr=self._last_lr)
+        record = EpochRecord(epoch=self._epoch + 1, loss=self._loss_sum / max(1, self._samples), lr=self._last_lr)
         record.samples_per_second = self._samples / self._train_seconds if self._train_seconds else 0.0
         if self.train_metrics:
             record.metrics = self._metrics(X, y)
@@ -235,8 +262,7 @@ class Trainer:
         if self.early_stopping is None:
             return True, False  # without a monitor the latest weights are the ones to keep
         value = record.values()[self.early_stopping.monitor]
-        return self.early_stopping.update(float("nan") if value is None else value,
-                                          record.epoch, self.model)
+        return self.early_stopping.update(float("nan") if value is None else value, record.epoch, self.model)
 
     def _feed_schedule(self, record: EpochRecord) -> None:
         """Give reduce-on-plateau style schedules the monitored value."""
@@ -287,7 +313,10 @@ class Trainer:
         raise NonFiniteLossError(
             f"{what} at epoch {epoch}, batch {batch + 1} of {n_batches} (step {step}). "
             f"Training stopped; the last good weights were kept: {self._describe_position()}.",
-            NON_FINITE_HINT, epoch=epoch, step=step)
+            NON_FINITE_HINT,
+            epoch=epoch,
+            step=step,
+        )
 
     def _describe_position(self) -> str:
         if self._batch:
@@ -301,9 +330,10 @@ class Trainer:
         X, y = self._pair(X, y, "training")
         # Mid-epoch, the saved batch order only makes sense for the same rows.
         if self._batch and self._n_samples not in (None, len(X)):
-            raise DataError(f"The checkpoint stopped mid-epoch on {self._n_samples} training rows, "
-                            f"but {len(X)} were given.",
-                            hint="Resume with the same data and validation split.")
+            raise DataError(
+                f"The checkpoint stopped mid-epoch on {self._n_samples} training rows, but {len(X)} were given.",
+                hint="Resume with the same data and validation split.",
+            )
         self._n_samples = len(X)
         return X, y
 
@@ -317,11 +347,11 @@ class Trainer:
         X = np.ascontiguousarray(X, dtype=self.model.dtype)
         y = np.asarray(y)
         if X.ndim != 2 or X.shape[1] != self.model.input_dim:
-            raise DataError(f"The {what} inputs must have shape (n, {self.model.input_dim}), "
-                            f"got {X.shape}.")
+            raise DataError(f"The {what} inputs must have shape (n, {self.model.input_dim}), got {X.shape}.")
         if len(X) == 0 or len(y) != len(X):
-            raise DataError(f"The {what} data needs matching, non-zero row counts; got {len(X)} "
-                            f"inputs and {len(y)} targets.")
+            raise DataError(
+                f"The {what} data needs matching, non-zero row counts; got {len(X)} inputs and {len(y)} targets."
+            )
         return X, y
 
     def _check_monitor(self, has_validation: bool) -> None:
@@ -333,9 +363,10 @@ class Trainer:
         if has_validation:
             names += ["val_" + n for n in names]
         if self.early_stopping.monitor not in names:
-            raise ConfigError(f"Cannot monitor '{self.early_stopping.monitor}'. "
-                              f"Expected one of: {', '.join(names)}.",
-                              hint=None if has_validation else "Validation values need validation data.")
+            raise ConfigError(
+                f"Cannot monitor '{self.early_stopping.monitor}'. Expected one of: {', '.join(names)}.",
+                hint=None if has_validation else "Validation values need validation data.",
+            )
 
     def _adopt_rng(self) -> None:
         """Point random layers (Dropout) at the trainer's generator, so that one generator
@@ -353,13 +384,21 @@ class Trainer:
         """
         stopping = self.early_stopping
         return {
-            "format": STATE_FORMAT, "epoch": self._epoch, "batch": self._batch, "step": self._step,
-            "n_samples": self._n_samples, "batch_size": self.batch_size,
-            "rng": self.rng.bit_generator.state, "rng_epoch_start": self._rng_epoch,
-            "epoch_loss_sum": self._loss_sum, "epoch_samples": self._samples,
-            "epoch_train_seconds": self._train_seconds, "last_lr": self._last_lr,
+            "format": STATE_FORMAT,
+            "epoch": self._epoch,
+            "batch": self._batch,
+            "step": self._step,
+            "n_samples": self._n_samples,
+            "batch_size": self.batch_size,
+            "rng": self.rng.bit_generator.state,
+            "rng_epoch_start": self._rng_epoch,
+            "epoch_loss_sum": self._loss_sum,
+            "epoch_samples": self._samples,
+            "epoch_train_seconds": self._train_seconds,
+            "last_lr": self._last_lr,
             "finished": self._finished,
-            "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
             "early_stopping": None if stopping is None else stopping.state_dict(),
             "history": [dict(row) for row in self.history],
         }
@@ -367,17 +406,20 @@ class Trainer:
     def load_state_dict(self, d: dict[str, Any]) -> None:
         """Continue from :meth:`state_dict` output (set the model weights separately)."""
         if int(d.get("format", -1)) != STATE_FORMAT:
-            raise ConfigError(f"Unsupported trainer state format {d.get('format')!r}; "
-                              f"expected {STATE_FORMAT}.")
+            raise ConfigError(f"Unsupported trainer state format {d.get('format')!r}; expected {STATE_FORMAT}.")
         if int(d["batch"]) and int(d["batch_size"]) != self.batch_size:
-            raise ConfigError(f"The checkpoint stopped mid-epoch with batch_size {d['batch_size']}, "
-                              f"but this run uses {self.batch_size}.",
-                              hint="Resume with the checkpoint's batch size.")
+            raise ConfigError(
+                f"The checkpoint stopped mid-epoch with batch_size {d['batch_size']}, "
+                f"but this run uses {self.batch_size}.",
+                hint="Resume with the checkpoint's batch size.",
+            )
         try:
             self.rng.bit_generator.state = d["rng"]
         except (TypeError, ValueError, KeyError) as exc:
-            raise ConfigError(f"The saved generator state does not fit this run's generator "
-                              f"({type(self.rng.bit_generator).__name__}): {exc}.") from None
+            raise ConfigError(
+                f"The saved generator state does not fit this run's generator "
+                f"({type(self.rng.bit_generator).__name__}): {exc}."
+            ) from None
         self._epoch, self._batch, self._step = int(d["epoch"]), int(d["batch"]), int(d["step"])
         self._n_samples = None if d["n_samples"] is None else int(d["n_samples"])
         self._rng_epoch = d["rng_epoch_start"]

@@ -83,9 +83,8 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
     if t.shape[0] == 0:
         raise DataError("Cannot compute metrics on 0 samples.")
     residual = t - p
-    mse = float(np.mean(residual ** 2))
-    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.mean(np.abs(residual))),
-            "r2": _r2(t, residual)}
+    mse = float(np.mean(residual**2))
+    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.mean(np.abs(residual))), "r2": _r2(t, residual)}
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
@@ -100,14 +99,11 @@ def _macro_scores(matrix: np.ndarray) -> tuple[float, float, float]:
     predicted = matrix.sum(axis=0).astype(np.float64)
     actual = matrix.sum(axis=1).astype(np.float64)
     present = (predicted + actual) > 0  # a class absent from both would only drag the mean to 0
-    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive),
-                          where=predicted > 0)
+    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
     recall = np.divide(true_positive, actual, out=np.zeros_like(true_positive), where=actual > 0)
     denominator = precision + recall
-    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(true_positive),
-                   where=denominator > 0)
-    return (float(precision[present].mean()), float(recall[present].mean()),
-            float(f1[present].mean()))
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
+    return (float(precision[present].mean()), float(recall[present].mean()), float(f1[present].mean()))
 
 
 def _labels(y_true: Any, n_classes: int) -> np.ndarray:
@@ -121,13 +117,11 @@ def _labels(y_true: Any, n_classes: int) -> np.ndarray:
         raise DataError(f"Class labels must have shape (n,), got {np.shape(y_true)}.")
     if y.shape[0] == 0:
         raise DataError("Cannot compute metrics on 0 samples.")
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise DataError("Class labels must be whole numbers (class indices).")
+    if not np.issubdtype(y.dtype, np.integer) and (not np.all(np.isfinite(y)) or np.any(y != np.round(y))):
+        raise DataError("Class labels must be whole numbers (class indices).")
     labels = y.astype(np.int64)
     if labels.min() < 0 or labels.max() >= n_classes:
-        raise DataError(f"Class labels must be in [0, {n_classes}), got values from "
-                        f"{labels.min()} to {labels.max()}.")
+        raise DataError(f"Class labels must be in [0, {n_classes}), got values from {labels.min()} to {labels.max()}.")
     return labels
 
 
@@ -155,9 +149,8 @@ def _as_2d(values: Any, what: str) -> np.ndarray:
 
 def _r2(t: np.ndarray, residual: np.ndarray) -> float:
     """Coefficient of determination per output column, averaged uniformly."""
-    ss_res = np.sum(residual ** 2, axis=0)
+    ss_res = np.sum(residual**2, axis=0)
     ss_tot = np.sum((t - t.mean(axis=0)) ** 2, axis=0)
     # A constant target has no variance to explain: perfect fit 1.0, anything else 0.0.
-    scores = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
-                      np.where(ss_res == 0, 1.0, 0.0))
+    scores = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res == 0, 1.0, 0.0))
     return float(np.mean(scores))

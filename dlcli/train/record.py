@@ -58,6 +58,13 @@ class EpochRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """A flat, JSON-able history row (the same keys run.py writes to history.jsonl)."""
-        return {"epoch": self.epoch, "loss": self.loss, **self.metrics, "val_loss": self.val_loss,
-                **{f"val_{k}": v for k, v in self.val_metrics.items()}, "lr": self.lr,
-                "seconds": self.seconds, "samples_per_second": self.samples_per_second}
+        return {
+            "epoch": self.epoch,
+            "loss": self.loss,
+            **self.metrics,
+            "val_loss": self.val_loss,
+            **{f"val_{k}": v for k, v in self.val_metrics.items()},
+            "lr": self.lr,
+            "seconds": self.seconds,
+            "samples_per_second": self.samples_per_second,
+        }

@@ -9,10 +9,11 @@ history and checkpoints as it goes; ``finish()`` saves the final model and retur
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -37,13 +38,22 @@ class TrainResult:
     pushed: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"model": self.model, "run_dir": self.run_dir, "epochs_run": self.epochs_run,
-                "best_epoch": self.best_epoch, "history": self.history, "metrics": self.metrics,
-                "samples_per_second": self.samples_per_second, "seconds": self.seconds, "pushed": self.pushed}
+        return {
+            "model": self.model,
+            "run_dir": self.run_dir,
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "history": self.history,
+            "metrics": self.metrics,
+            "samples_per_second": self.samples_per_second,
+            "seconds": self.seconds,
+            "pushed": self.pushed,
+        }
 
 
-def prepare_training(cfg: Config, *, resume: Path | None = None, init_from: Path | None = None,
-                     force: bool = False) -> "TrainingRun":
+def prepare_training(
+    cfg: Config, *, resume: Path | None = None, init_from: Path | None = None, force: bool = False
+) -> TrainingRun:
     """Everything a run needs, ready to iterate. ``resume`` continues a checkpoint exactly."""
     checkpoint = None
     if resume is not None:
@@ -52,13 +62,22 @@ def prepare_training(cfg: Config, *, resume: Path | None = None, init_from: Path
     seeds = np.random.SeedSequence(cfg.train.seed).spawn(3)  # split, initialisation, training
     data = _read_data(cfg, np.random.default_rng(seeds[0]))
     if checkpoint is not None and checkpoint.metadata.get("data_sha256") not in (None, data.sha256):
-        raise ConfigError(f"The training data '{cfg.data.path}' changed since the checkpoint {resume} was written.",
-                          hint="Resume needs the same data; start a new run with --init-from to warm-start instead.")
+        raise ConfigError(
+            f"The training data '{cfg.data.path}' changed since the checkpoint {resume} was written.",
+            hint="Resume needs the same data; start a new run with --init-from to warm-start instead.",
+        )
     model = build_model(cfg, data.schema, data.X_train, np.random.default_rng(seeds[1]))
     if init_from is not None:
         _warm_start(model, init_from, data.schema)
-    trainer = build_trainer(cfg, model, build_optimizer(cfg), build_schedule(cfg),
-                            np.random.default_rng(seeds[2]), data.schema, has_validation=data.X_val is not None)
+    trainer = build_trainer(
+        cfg,
+        model,
+        build_optimizer(cfg),
+        build_schedule(cfg),
+        np.random.default_rng(seeds[2]),
+        data.schema,
+        has_validation=data.X_val is not None,
+    )
     if checkpoint is not None:
         model.set_weights(_weights_by_layer(checkpoint.model))
         trainer.load_state_dict(checkpoint.training_state)
@@ -72,8 +91,15 @@ def prepare_training(cfg: Config, *, resume: Path | None = None, init_from: Path
 class TrainingRun:
     """An iterable training run writing into its run directory."""
 
-    def __init__(self, cfg: Config, data: TrainingData, model: Any, trainer: Any, run_dir: RunDirectory,
-                 seeds: list[np.random.SeedSequence]) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        data: TrainingData,
+        model: Any,
+        trainer: Any,
+        run_dir: RunDirectory,
+        seeds: list[np.random.SeedSequence],
+    ) -> None:
         self.cfg, self.data, self.model, self.trainer, self.dir = cfg, data, model, trainer, run_dir
         self._seeds = seeds
         self._selected_checkpoint: Path | None = None  # set while refitting
@@ -96,8 +122,10 @@ class TrainingRun:
     def describe(self) -> str:
         widths = " → ".join(str(w) for w in [self.model.input_dim, *self.cfg.model.hidden, self.model.output_dim])
         n_val = 0 if self.data.X_val is None else len(self.data.X_val)
-        return (f"{self.data.schema.task} on {Path(self.data.source).name} "
-                f"({len(self.data.X_train)} train / {n_val} val rows, {widths})")
+        return (
+            f"{self.data.schema.task} on {Path(self.data.source).name} "
+            f"({len(self.data.X_train)} train / {n_val} val rows, {widths})"
+        )
 
     def records(self) -> Iterator[Any]:
         """Train, yielding one record per epoch; history and checkpoints are written as they come."""
@@ -150,8 +178,17 @@ class TrainingRun:
         seconds = sum(h["seconds"] for h in self.history)
         samples = sum(h["seconds"] * h["samples_per_second"] for h in self.history)
         pushed = self._finish_push()
-        return TrainResult(str(self.dir.model_path), str(self.dir.path), len(self.history), best, self.history,
-                           metrics, samples / seconds if seconds else 0.0, time.perf_counter() - self._started, pushed)
+        return TrainResult(
+            str(self.dir.model_path),
+            str(self.dir.path),
+            len(self.history),
+            best,
+            self.history,
+            metrics,
+            samples / seconds if seconds else 0.0,
+            time.perf_counter() - self._started,
+            pushed,
+        )
 
     def _refit(self, epochs: int) -> dict[str, Any]:
         """Retrain from the same initialisation on training + validation rows for ``epochs`` epochs."""
@@ -159,8 +196,15 @@ class TrainingRun:
         X = np.concatenate([self.data.X_train, self.data.X_val])
         y = np.concatenate([self.data.y_train, self.data.y_val])
         model = build_model(self.cfg, self.data.schema, X, np.random.default_rng(self._seeds[1]))
-        trainer = build_trainer(self.cfg, model, build_optimizer(self.cfg), build_schedule(self.cfg),
-                                np.random.default_rng(self._seeds[2]), self.data.schema, epochs=epochs)
+        trainer = build_trainer(
+            self.cfg,
+            model,
+            build_optimizer(self.cfg),
+            build_schedule(self.cfg),
+            np.random.default_rng(self._seeds[2]),
+            self.data.schema,
+            epochs=epochs,
+        )
         try:
             for _ in trainer.fit(X, y):
                 pass
@@ -175,10 +219,19 @@ class TrainingRun:
     # ---- files ----------------------------------------------------------------------------
 
     def _metadata(self, kind: str, **extra: Any) -> dict[str, Any]:
-        return {"kind": kind, "dlcli_version": __version__, "created": datetime.now(timezone.utc).isoformat(),
-                "config": self.cfg.to_dict(), "data": self.data.source, "data_sha256": self.data.sha256,
-                "seed": self.cfg.train.seed, "epochs_run": len(self.history), "history": self.history,
-                "loss": output_loss(self.cfg, self.data.schema), **extra}
+        return {
+            "kind": kind,
+            "dlcli_version": __version__,
+            "created": datetime.now(UTC).isoformat(),
+            "config": self.cfg.to_dict(),
+            "data": self.data.source,
+            "data_sha256": self.data.sha256,
+            "seed": self.cfg.train.seed,
+            "epochs_run": len(self.history),
+            "history": self.history,
+            "loss": output_loss(self.cfg, self.data.schema),
+            **extra,
+        }
 
     def _save_model(self, path: Path, **extra: Any) -> None:
         from dlcli.model_io import save_model
@@ -190,8 +243,13 @@ class TrainingRun:
     def _save_checkpoint(self, path: Path) -> Path:
         from dlcli.model_io import save_model
 
-        save_model(path, self.model, schema=self.data.schema.to_dict(), metadata=self._metadata("checkpoint"),
-                   training_state=self.trainer.state_dict())
+        save_model(
+            path,
+            self.model,
+            schema=self.data.schema.to_dict(),
+            metadata=self._metadata("checkpoint"),
+            training_state=self.trainer.state_dict(),
+        )
         if self._uploader is not None:
             self._uploader.submit(path, str(path.relative_to(self.dir.path)))
         return path
@@ -207,9 +265,11 @@ class TrainingRun:
         if report.failed:
             from dlcli.errors import RemoteError
 
-            raise RemoteError(f"Training finished but {len(report.failed)} file(s) failed to upload to {destination}.",
-                              hint=f"The run is saved locally in {self.dir.path}; retry with: dlcli push "
-                                   f"{self.dir.path} {destination}")
+            raise RemoteError(
+                f"Training finished but {len(report.failed)} file(s) failed to upload to {destination}.",
+                hint=f"The run is saved locally in {self.dir.path}; retry with: dlcli push "
+                f"{self.dir.path} {destination}",
+            )
         return [destination]
 
 
@@ -221,9 +281,17 @@ def _read_data(cfg: Config, rng: np.random.Generator) -> TrainingData:
         from dlcli.remote import fetch
 
         path = fetch(str(path), _remote_options(cfg))
-    return prepare_training_data(path, cfg.data.target, task=cfg.data.task, val_split=cfg.data.val_split, rng=rng,
-                                 features=cfg.data.features or None, ignore=cfg.data.ignore or None,
-                                 delimiter=cfg.data.delimiter, dtype=cfg.model.dtype)
+    return prepare_training_data(
+        path,
+        cfg.data.target,
+        task=cfg.data.task,
+        val_split=cfg.data.val_split,
+        rng=rng,
+        features=cfg.data.features or None,
+        ignore=cfg.data.ignore or None,
+        delimiter=cfg.data.delimiter,
+        dtype=cfg.model.dtype,
+    )
 
 
 def _remote_options(cfg: Config) -> Any:
@@ -245,9 +313,11 @@ def _load_checkpoint(path: Path) -> Any:
 
     loaded = load_model(path)
     if not loaded.training_state or (loaded.metadata or {}).get("kind") != "checkpoint":
-        raise ModelFileError(f"'{path}' is a model, not a checkpoint: it has no training state to resume.",
-                             hint="Resume from a file in the run's checkpoints/ directory, or use --init-from "
-                                  "to warm-start from a model.")
+        raise ModelFileError(
+            f"'{path}' is a model, not a checkpoint: it has no training state to resume.",
+            hint="Resume from a file in the run's checkpoints/ directory, or use --init-from "
+            "to warm-start from a model.",
+        )
     return loaded
 
 
@@ -273,9 +343,16 @@ def _flatten(config: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _record_dict(record: Any) -> dict[str, Any]:
-    return {"epoch": record.epoch, "loss": record.loss, **record.metrics, "val_loss": record.val_loss,
-            **{f"val_{k}": v for k, v in record.val_metrics.items()}, "lr": record.lr, "seconds": record.seconds,
-            "samples_per_second": record.samples_per_second}
+    return {
+        "epoch": record.epoch,
+        "loss": record.loss,
+        **record.metrics,
+        "val_loss": record.val_loss,
+        **{f"val_{k}": v for k, v in record.val_metrics.items()},
+        "lr": record.lr,
+        "seconds": record.seconds,
+        "samples_per_second": record.samples_per_second,
+    }
 
 
 def _best_epoch(history: list[dict[str, Any]], trainer: Any) -> int:
@@ -283,4 +360,3 @@ def _best_epoch(history: list[dict[str, Any]], trainer: Any) -> int:
     if best:
         return int(best)
     return len(history)
-

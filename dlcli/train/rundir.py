@@ -21,14 +21,16 @@ class RunDirectory:
     path: Path
 
     @classmethod
-    def create(cls, cfg: Config, force: bool = False) -> "RunDirectory":
+    def create(cls, cfg: Config, force: bool = False) -> RunDirectory:
         if cfg.output.out:
             path = Path(cfg.output.out)
             if any((path / name).exists() for name in RUN_FILES):
                 if not force:
-                    raise ConfigError(f"Run directory '{path}' already holds a run.",
-                                      hint="Choose another --out, add --force to replace it, or leave --out unset "
-                                           "for a fresh runs/<name>-N.")
+                    raise ConfigError(
+                        f"Run directory '{path}' already holds a run.",
+                        hint="Choose another --out, add --force to replace it, or leave --out unset "
+                        "for a fresh runs/<name>-N.",
+                    )
                 _clear_run(path)
         else:
             path = _next_free(_runs_root(cfg) / _run_name(cfg))
@@ -36,7 +38,7 @@ class RunDirectory:
         return cls(path)
 
     @classmethod
-    def existing(cls, path: Path) -> "RunDirectory":
+    def existing(cls, path: Path) -> RunDirectory:
         (path / "checkpoints").mkdir(parents=True, exist_ok=True)
         return cls(path)
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from dlcli.errors import ConfigError, DataError
 
 
-def train_val_split(X: Any, y: Any, val_fraction: float, rng: np.random.Generator,
-                    stratify: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def train_val_split(
+    X: Any, y: Any, val_fraction: float, rng: np.random.Generator, stratify: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle and split rows into training and validation parts.
 
     Parameters
@@ -37,8 +39,9 @@ def train_val_split(X: Any, y: Any, val_fraction: float, rng: np.random.Generato
     return X[train_idx], y[train_idx], X[val_idx], y[val_idx]
 
 
-def train_val_indices(y: Any, val_fraction: float, rng: np.random.Generator,
-                      stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+def train_val_indices(
+    y: Any, val_fraction: float, rng: np.random.Generator, stratify: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Row indices ``(train_idx, val_idx)`` of the split :func:`train_val_split` makes.
 
     For callers that split several parallel columns (a table) rather than one ``X``.
@@ -57,7 +60,7 @@ def _val_count(n: int, fraction: float) -> int:
     """Rows for validation: rounded, but at least one and leaving one for training."""
     if fraction == 0.0 or n < 2:
         return 0
-    return min(n - 1, max(1, int(round(fraction * n))))
+    return min(n - 1, max(1, round(fraction * n)))
 
 
 def _class_keys(y: np.ndarray) -> np.ndarray:
@@ -67,8 +70,7 @@ def _class_keys(y: np.ndarray) -> np.ndarray:
     return y.reshape(len(y))
 
 
-def _stratified_indices(keys: np.ndarray, fraction: float,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _stratified_indices(keys: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Per-class validation counts by largest remainder, so the total matches the
     unstratified count and every class keeps its share to within one row."""
     classes, inverse = np.unique(keys, return_inverse=True)
@@ -83,16 +85,15 @@ def _stratified_indices(keys: np.ndarray, fraction: float,
     val_parts, train_parts = [], []
     for c in range(len(classes)):
         rows = rng.permutation(np.flatnonzero(inverse == c))
-        val_parts.append(rows[:per_class[c]])
-        train_parts.append(rows[per_class[c]:])
+        val_parts.append(rows[: per_class[c]])
+        train_parts.append(rows[per_class[c] :])
     # Shuffle the concatenations so rows of one class are not grouped together.
     val_idx = rng.permutation(np.concatenate(val_parts)) if val_parts else np.empty(0, np.int64)
     train_idx = rng.permutation(np.concatenate(train_parts)) if train_parts else np.empty(0, np.int64)
     return train_idx, val_idx
 
 
-def epoch_batches(n_samples: int, batch_size: int,
-                  rng: np.random.Generator) -> list[np.ndarray]:
+def epoch_batches(n_samples: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Row indices of each mini-batch of one epoch: a fresh permutation sliced in order.
 
     The last batch holds the remainder (it is not dropped). Exactly one ``permutation``
@@ -102,11 +103,12 @@ def epoch_batches(n_samples: int, batch_size: int,
     if int(batch_size) <= 0:
         raise ConfigError(f"batch_size must be > 0, got {batch_size}.")
     order = rng.permutation(int(n_samples))
-    return [order[i:i + batch_size] for i in range(0, int(n_samples), int(batch_size))]
+    return [order[i : i + batch_size] for i in range(0, int(n_samples), int(batch_size))]
 
 
-def iter_minibatches(X: np.ndarray, y: np.ndarray, batch_size: int,
-                     rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_minibatches(
+    X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(X_batch, y_batch)`` pairs of one epoch in a freshly shuffled order."""
     for idx in epoch_batches(len(X), batch_size, rng):
         yield X[idx], y[idx]

@@ -14,6 +14,7 @@ IRIS = SAMPLES / "iris" / "iris.csv"
 
 # ---- init ---------------------------------------------------------------------------------
 
+
 def test_init_fits_config_to_data(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = cli("init", tmp_path / "p", "--data", SAMPLES / "churn" / "churn.csv", "--target", "churned", "--json")
     assert result.exit_code == 0, result
@@ -41,24 +42,39 @@ def test_init_needs_data_and_target_together(cli, tmp_path: Path) -> None:  # ty
 
 # ---- train --------------------------------------------------------------------------------
 
+
 def test_train_json_shape_and_run_directory(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "run"
     result = cli("train", "--data", IRIS, "--target", "species", "--epochs", "15", "--out", out, "--json")
     assert result.exit_code == 0, result
     payload = json.loads(result.stdout)
-    assert set(payload) >= {"model", "run_dir", "epochs_run", "best_epoch", "history", "metrics",
-                            "samples_per_second", "seconds"}
+    assert set(payload) >= {
+        "model",
+        "run_dir",
+        "epochs_run",
+        "best_epoch",
+        "history",
+        "metrics",
+        "samples_per_second",
+        "seconds",
+    }
     assert payload["model"] == str(out / "model.h5") and payload["epochs_run"] == len(payload["history"]) <= 15
     assert {"accuracy", "f1_macro", "log_loss"} <= set(payload["metrics"])
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "config.toml", "history.jsonl", "metrics.json",
-                                                    "model.h5"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoints",
+        "config.toml",
+        "history.jsonl",
+        "metrics.json",
+        "model.h5",
+    ]
     assert len((out / "history.jsonl").read_text().splitlines()) == payload["epochs_run"]
     assert (out / "checkpoints" / "epoch-0010.h5").exists()
 
 
 def test_train_plain_progress_is_one_line_per_epoch_on_stderr(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    result = cli("train", "--data", IRIS, "--target", "species", "--epochs", "3", "--patience", "0",
-                 "--out", tmp_path / "r")
+    result = cli(
+        "train", "--data", IRIS, "--target", "species", "--epochs", "3", "--patience", "0", "--out", tmp_path / "r"
+    )
     assert result.exit_code == 0, result
     lines = [line for line in result.stderr.splitlines() if line.startswith("epoch ")]
     assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
@@ -84,15 +100,23 @@ def test_print_config_reflects_env_and_flags(cli, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DLCLI_TRAIN_BATCH_SIZE", "64")
     result = cli("train", "samples/iris/dlcli.toml", "--epochs", "5", "--set", "model.dropout=0.1", "--print-config")
     assert result.exit_code == 0
-    assert "epochs = 5\n" in result.stdout and "batch_size = 64\n" in result.stdout and "dropout = 0.1\n" in result.stdout
+    assert (
+        "epochs = 5\n" in result.stdout and "batch_size = 64\n" in result.stdout and "dropout = 0.1\n" in result.stdout
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["--set", "train.epocs=3"], "Error: Unknown config key 'train.epocs' in --set train.epocs. Did you mean 'train.epochs'?"),
-        (["--optimizer", "adma"],
-         "Error: train.optimizer must be one of: sgd, momentum, nesterov, adam, adamw, rmsprop; got 'adma'. Did you mean 'adam'?"),
+        (
+            ["--set", "train.epocs=3"],
+            "Error: Unknown config key 'train.epocs' in --set train.epocs. Did you mean 'train.epochs'?",
+        ),
+        (
+            ["--optimizer", "adma"],
+            "Error: train.optimizer must be one of: sgd, momentum, nesterov, adam, adamw, rmsprop; got 'adma'. "
+            "Did you mean 'adam'?",
+        ),
         (["--lr", "0"], "Error: train.lr must be > 0, got 0."),
         (["--target", "specis"], "Error: Column 'specis' given as the target is not in {IRIS}."),
     ],
@@ -109,8 +133,9 @@ def test_train_without_data(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     result = cli("train")
     assert result.exit_code == 2
-    assert result.stderr == ("Error: No training data given.\n"
-                             "Hint: Pass --data FILE --target COLUMN, or run 'dlcli init'.\n")
+    assert result.stderr == (
+        "Error: No training data given.\nHint: Pass --data FILE --target COLUMN, or run 'dlcli init'.\n"
+    )
 
 
 def test_ragged_csv(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -123,12 +148,27 @@ def test_ragged_csv(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def
 
 
 def test_non_finite_loss_exits_1_and_keeps_last_good_weights(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    result = cli("train", "--data", SAMPLES / "housing" / "housing.csv", "--target", "price_k", "--optimizer", "sgd",
-                 "--lr", "1e6", "--epochs", "5", "--out", tmp_path / "r")
+    result = cli(
+        "train",
+        "--data",
+        SAMPLES / "housing" / "housing.csv",
+        "--target",
+        "price_k",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e6",
+        "--epochs",
+        "5",
+        "--out",
+        tmp_path / "r",
+    )
     assert result.exit_code == 1, result
     error, hint = result.stderr.splitlines()[-2:]
     assert error.startswith("Error: The loss became inf at epoch 1, batch ")
-    assert hint.startswith("Hint: ") and hint.endswith(f"The last good weights are in {tmp_path / 'r' / 'checkpoints' / 'last-good.h5'}.")
+    assert hint.startswith("Hint: ") and hint.endswith(
+        f"The last good weights are in {tmp_path / 'r' / 'checkpoints' / 'last-good.h5'}."
+    )
     assert (tmp_path / "r" / "checkpoints" / "last-good.h5").exists()
     assert "Traceback" not in result.stderr
 
@@ -139,6 +179,7 @@ def test_debug_shows_traceback(cli, tmp_path: Path) -> None:  # type: ignore[no-
 
 
 # ---- eval / predict / inspect -------------------------------------------------------------
+
 
 def test_eval_json(cli, iris_model: Path) -> None:  # type: ignore[no-untyped-def]
     result = cli("eval", iris_model, IRIS, "--json")
@@ -152,8 +193,12 @@ def test_eval_json(cli, iris_model: Path) -> None:  # type: ignore[no-untyped-de
 
 def test_eval_regression_keys(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     housing = SAMPLES / "housing" / "housing.csv"
-    assert cli("train", "--data", housing, "--target", "price_k", "--epochs", "30", "--out", tmp_path / "r",
-               "--quiet").exit_code == 0
+    assert (
+        cli(
+            "train", "--data", housing, "--target", "price_k", "--epochs", "30", "--out", tmp_path / "r", "--quiet"
+        ).exit_code
+        == 0
+    )
     payload = json.loads(cli("eval", tmp_path / "r" / "model.h5", housing, "--json").stdout)
     assert set(payload["metrics"]) == {"mse", "rmse", "mae", "r2"} and "confusion_matrix" not in payload
     assert payload["metrics"]["r2"] > 0.5
@@ -191,7 +236,9 @@ def test_predict_wrong_feature_count(cli, iris_model: Path, tmp_path: Path) -> N
     np.save(tmp_path / "x.npy", np.zeros((2, 3)))
     result = cli("predict", iris_model, tmp_path / "x.npy")
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[0] == f"Error: {tmp_path / 'x.npy'}: the model expects 4 features, the data has 3."
+    assert (
+        result.stderr.splitlines()[0] == f"Error: {tmp_path / 'x.npy'}: the model expects 4 features, the data has 3."
+    )
 
 
 def test_predict_bad_cell_leaves_no_output_file(cli, iris_model: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -217,7 +264,7 @@ def test_model_file_errors(cli, tmp_path: Path, iris_model: Path) -> None:  # ty
         truncated: f"Error: '{truncated}' is not a dlcli model file: it is truncated or corrupted",
         tmp_path / "missing.h5": f"Error: '{tmp_path / 'missing.h5'}' does not exist.",
         tmp_path / "foreign.h5": f"Error: '{tmp_path / 'foreign.h5'}' is not a dlcli model file: it is an HDF5 file "
-                                 "without a 'dlcli_format' attribute or a Keras model (model_config, model_weights).",
+        "without a 'dlcli_format' attribute or a Keras model (model_config, model_weights).",
     }
     for path, line in expected.items():
         for command in (["predict", path, IRIS], ["eval", path, IRIS], ["inspect", path]):
@@ -228,21 +275,45 @@ def test_model_file_errors(cli, tmp_path: Path, iris_model: Path) -> None:  # ty
 
 
 def test_warm_start_is_not_resume(cli, tmp_path: Path, iris_model: Path) -> None:  # type: ignore[no-untyped-def]
-    result = cli("train", "--data", IRIS, "--target", "species", "--epochs", "3", "--init-from", iris_model,
-                 "--out", tmp_path / "warm", "--json")
+    result = cli(
+        "train",
+        "--data",
+        IRIS,
+        "--target",
+        "species",
+        "--epochs",
+        "3",
+        "--init-from",
+        iris_model,
+        "--out",
+        tmp_path / "warm",
+        "--json",
+    )
     assert result.exit_code == 0, result
     payload = json.loads(result.stdout)
     assert [h["epoch"] for h in payload["history"]] == [1, 2, 3]  # a fresh run, not a continuation
     assert payload["metrics"]["accuracy"] > 0.8  # it started from a trained model
     resume = cli("train", "--resume", iris_model)
     assert resume.exit_code == 2
-    assert resume.stderr.splitlines()[0] == (f"Error: '{iris_model}' is a model, not a checkpoint: it has no training "
-                                             "state to resume.")
+    assert resume.stderr.splitlines()[0] == (
+        f"Error: '{iris_model}' is a model, not a checkpoint: it has no training state to resume."
+    )
 
 
 def test_warm_start_from_a_different_architecture(cli, tmp_path: Path, iris_model: Path) -> None:  # type: ignore[no-untyped-def]
-    result = cli("train", "--data", IRIS, "--target", "species", "--hidden", "8", "--init-from", iris_model,
-                 "--out", tmp_path / "warm")
+    result = cli(
+        "train",
+        "--data",
+        IRIS,
+        "--target",
+        "species",
+        "--hidden",
+        "8",
+        "--init-from",
+        iris_model,
+        "--out",
+        tmp_path / "warm",
+    )
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0].startswith(f"Error: Cannot load weights from '{iris_model}': its layers")
 
@@ -251,8 +322,14 @@ def test_inspect_json(cli, iris_model: Path) -> None:  # type: ignore[no-untyped
     result = cli("inspect", iris_model, "--json")
     assert result.exit_code == 0, result
     payload = json.loads(result.stdout)
-    assert [layer["class_name"] for layer in payload["layers"]] == ["Normalization", "Dense", "Dropout", "Dense",
-                                                                    "Dropout", "Dense"]
+    assert [layer["class_name"] for layer in payload["layers"]] == [
+        "Normalization",
+        "Dense",
+        "Dropout",
+        "Dense",
+        "Dropout",
+        "Dense",
+    ]
     assert payload["trainable_params"] == 4 * 64 + 64 + 64 * 32 + 32 + 32 * 3 + 3
     assert payload["schema"]["classes"] == ["setosa", "versicolor", "virginica"]
     assert len(payload["metadata"]["data_sha256"]) == 64 and payload["metadata"]["seed"] == 0
@@ -266,6 +343,7 @@ def test_inspect_human(cli, iris_model: Path) -> None:  # type: ignore[no-untype
 
 
 # ---- the app itself ------------------------------------------------------------------------
+
 
 def test_version_and_usage_errors(cli) -> None:  # type: ignore[no-untyped-def]
     from dlcli import __version__
@@ -291,13 +369,23 @@ def test_feature_constant_in_training_does_not_wreck_predictions(cli, tmp_path: 
     def write(path: Path, n: int, flag: int) -> None:
         x = rng.normal(size=(n, 2))
         label = np.where(x[:, 0] + x[:, 1] > 0, "yes", "no")
-        rows = [f"{a:.4f},{b:.4f},{flag},{c}" for (a, b), c in zip(x, label)]
+        rows = [f"{a:.4f},{b:.4f},{flag},{c}" for (a, b), c in zip(x, label, strict=True)]
         path.write_text("x1,x2,flag,label\n" + "\n".join(rows) + "\n")
 
     write(tmp_path / "train.csv", 400, 0)
     write(tmp_path / "test.csv", 200, 1)
-    trained = cli("train", "--data", tmp_path / "train.csv", "--target", "label", "--epochs", "60",
-                  "--out", tmp_path / "run", "--quiet")
+    trained = cli(
+        "train",
+        "--data",
+        tmp_path / "train.csv",
+        "--target",
+        "label",
+        "--epochs",
+        "60",
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+    )
     assert trained.exit_code == 0, trained
     result = cli("eval", tmp_path / "run" / "model.h5", tmp_path / "test.csv", "--json")
     assert result.exit_code == 0, result

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlcli.config import ConfigError, Config, all_keys, load_config, parse_set_options, to_toml
+from dlcli.config import Config, ConfigError, all_keys, load_config, parse_set_options, to_toml
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -48,8 +48,11 @@ def test_directory_argument_reads_its_dlcli_toml(tmp_path: Path) -> None:
     [
         ({"train.epocs": "3"}, "Unknown config key 'train.epocs' in --set train.epocs. Did you mean 'train.epochs'?"),
         ({"trian.epochs": "3"}, "Unknown config section 'trian' in --set trian.epochs. Did you mean 'train'?"),
-        ({"train.optimizer": "adma"},
-         "train.optimizer must be one of: sgd, momentum, nesterov, adam, adamw, rmsprop; got 'adma'. Did you mean 'adam'?"),
+        (
+            {"train.optimizer": "adma"},
+            "train.optimizer must be one of: sgd, momentum, nesterov, adam, adamw, rmsprop; got 'adma'. "
+            "Did you mean 'adam'?",
+        ),
         ({"train.lr": "-1"}, "train.lr must be > 0, got -1."),
         ({"train.epochs": "2.5"}, "train.epochs must be an integer, got '2.5'."),
         ({"data.val_split": "1"}, "data.val_split must be >= 0 and < 1, got 1."),
@@ -65,7 +68,9 @@ def test_bad_values_name_the_key(overrides: dict[str, str], message: str) -> Non
 
 def test_unknown_key_in_file_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[model]\nhiden = [8]\n")
-    with pytest.raises(ConfigError, match=r"Unknown config key 'model.hiden' in .*dlcli.toml. Did you mean 'model.hidden'\?"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown config key 'model.hiden' in .*dlcli.toml. Did you mean 'model.hidden'\?"
+    ):
         load_config(path, environ={})
 
 
@@ -82,13 +87,13 @@ def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="Config file '.*nope.toml' not found."):
+    with pytest.raises(ConfigError, match=r"Config file '.*nope.toml' not found."):
         load_config(tmp_path / "nope.toml", environ={})
 
 
 def test_set_options_parse() -> None:
     assert parse_set_options(["train.epochs=5", "model.hidden = 8,4"]) == {"train.epochs": "5", "model.hidden": "8,4"}
-    with pytest.raises(ConfigError, match="--set expects section.key=value, got 'epochs'"):
+    with pytest.raises(ConfigError, match=r"--set expects section.key=value, got 'epochs'"):
         parse_set_options(["epochs"])
 
 
@@ -102,6 +107,9 @@ def test_every_key_round_trips_through_toml(tmp_path: Path) -> None:
 
 @given(epochs=st.integers(1, 10**6), lr=st.floats(1e-8, 10.0), hidden=st.lists(st.integers(1, 4096), max_size=5))
 def test_flag_strings_coerce_to_typed_values(epochs: int, lr: float, hidden: list[int]) -> None:
-    cfg = load_config(None, {"train.epochs": str(epochs), "train.lr": repr(lr),
-                             "model.hidden": ",".join(map(str, hidden))}, environ={})
+    cfg = load_config(
+        None,
+        {"train.epochs": str(epochs), "train.lr": repr(lr), "model.hidden": ",".join(map(str, hidden))},
+        environ={},
+    )
     assert (cfg.train.epochs, cfg.train.lr, cfg.model.hidden) == (epochs, lr, hidden)

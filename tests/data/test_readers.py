@@ -36,8 +36,13 @@ def test_iris_is_multiclass_with_named_classes() -> None:
 def test_churn_one_hot_encodes_string_columns() -> None:
     data = load_training_data(SAMPLES / "churn" / "churn.csv", "churned")
     kinds = {f.name: f.kind for f in data.schema.features}
-    assert kinds == {"tenure_months": "numeric", "monthly_fee": "numeric", "support_tickets": "numeric",
-                     "plan": "categorical", "region": "categorical"}
+    assert kinds == {
+        "tenure_months": "numeric",
+        "monthly_fee": "numeric",
+        "support_tickets": "numeric",
+        "plan": "categorical",
+        "region": "categorical",
+    }
     assert data.schema.task == "binary" and data.schema.classes == ["no", "yes"]
     assert data.schema.n_inputs == 3 + 3 + 4
     onehot = data.X[:, 3:6]
@@ -172,8 +177,11 @@ def test_schema_round_trips_through_dict() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from(["a", "b", "c"])),
-                min_size=2, max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from(["a", "b", "c"])), min_size=2, max_size=30
+    )
+)
 def test_csv_round_trip_property(tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[float, str]]) -> None:
     path = tmp_path_factory.mktemp("p") / "p.csv"
     path.write_text("x,c\n" + "".join(f"{x!r},{c}\n" for x, c in rows))

@@ -22,9 +22,12 @@ def make_model(dtype: str = "float32", seed: int = 0) -> Sequential:
     """
     rng = np.random.default_rng(seed)
     norm = Normalization()
-    model = Sequential([norm, Dense(8, activation="relu"), BatchNormalization(), Dropout(0.25),
-                        Dense(3), Activation("softmax")], N_FEATURES,
-                       loss="categorical_crossentropy", dtype=dtype).build(rng)
+    model = Sequential(
+        [norm, Dense(8, activation="relu"), BatchNormalization(), Dropout(0.25), Dense(3), Activation("softmax")],
+        N_FEATURES,
+        loss="categorical_crossentropy",
+        dtype=dtype,
+    ).build(rng)
     X = raw_inputs(64, seed)
     norm.adapt(X)
     for layer in model.layers[1:]:

@@ -50,7 +50,8 @@ def test_truncated_file(tmp_path: Path, model_path: Path) -> None:
     truncated.write_bytes(data[: len(data) // 2])
     error = load_error(truncated)
     assert error.message.startswith(
-        f"'{truncated}' is not a dlcli model file: it is truncated or corrupted (HDF5 cannot open it: ")
+        f"'{truncated}' is not a dlcli model file: it is truncated or corrupted (HDF5 cannot open it: "
+    )
     assert error.hint and "again" in error.hint
 
 
@@ -60,7 +61,8 @@ def test_foreign_hdf5(tmp_path: Path) -> None:
         f["X"] = np.zeros((3, 2))
     assert load_error(path).message == (
         f"'{path}' is not a dlcli model file: it is an HDF5 file without a 'dlcli_format' "
-        "attribute or a Keras model (model_config, model_weights).")
+        "attribute or a Keras model (model_config, model_weights)."
+    )
 
 
 def test_other_format_name(model_path: Path) -> None:
@@ -68,8 +70,8 @@ def test_other_format_name(model_path: Path) -> None:
     with h5py.File(model_path, "a") as f:
         f.attrs["dlcli_format"] = "dlcli-dataset"
     assert load_error(model_path).message == (
-        f"'{model_path}' is not a dlcli model file: its format is 'dlcli-dataset', "
-        "expected 'dlcli-model'.")
+        f"'{model_path}' is not a dlcli model file: its format is 'dlcli-dataset', expected 'dlcli-model'."
+    )
 
 
 def test_newer_format_version_says_which_dlcli_to_install(model_path: Path) -> None:
@@ -78,8 +80,7 @@ def test_newer_format_version_says_which_dlcli_to_install(model_path: Path) -> N
         f.attrs["format_version"] = 2
         f.attrs["dlcli_version"] = "0.4.0"
     error = load_error(model_path)
-    assert error.message == (f"'{model_path}' uses model format version 2, but dlcli 0.1.0 "
-                             "reads versions 1 to 1.")
+    assert error.message == (f"'{model_path}' uses model format version 2, but dlcli 0.1.0 reads versions 1 to 1.")
     assert error.hint == "It was written by dlcli 0.4.0; upgrade with: pip install --upgrade 'dlcli>=0.4.0'"
 
 
@@ -89,8 +90,8 @@ def test_malformed_format_version(model_path: Path, value: object) -> None:
     with h5py.File(model_path, "a") as f:
         f.attrs["format_version"] = value
     assert load_error(model_path).message == (
-        f"'{model_path}' is not a dlcli model file: format_version is {value!r}, "
-        "expected a positive integer.")
+        f"'{model_path}' is not a dlcli model file: format_version is {value!r}, expected a positive integer."
+    )
 
 
 def _replace_kernel(path: Path, layer: str, shape: tuple[int, ...]) -> None:
@@ -103,8 +104,8 @@ def test_weight_shape_mismatch(model_path: Path) -> None:
     save_model(model_path, make_model())
     _replace_kernel(model_path, "dense_1", (8, 4))
     assert load_error(model_path).message == (
-        f"'{model_path}' cannot be loaded: layer 'dense_1' weight 'kernel': "
-        "expected shape (8, 3), found (8, 4).")
+        f"'{model_path}' cannot be loaded: layer 'dense_1' weight 'kernel': expected shape (8, 3), found (8, 4)."
+    )
 
 
 def test_missing_weight(model_path: Path) -> None:
@@ -112,8 +113,8 @@ def test_missing_weight(model_path: Path) -> None:
     with h5py.File(model_path, "a") as f:
         del f["model_weights/dense/dense/bias"]
     assert load_error(model_path).message == (
-        f"'{model_path}' cannot be loaded: layer 'dense' lists weight 'dense/bias' "
-        "but its dataset is missing.")
+        f"'{model_path}' cannot be loaded: layer 'dense' lists weight 'dense/bias' but its dataset is missing."
+    )
 
 
 def test_missing_layer_group(model_path: Path) -> None:
@@ -122,7 +123,8 @@ def test_missing_layer_group(model_path: Path) -> None:
         del f["model_weights/batch_normalization"]
     assert load_error(model_path).message == (
         f"'{model_path}' cannot be loaded: layer 'batch_normalization' has no weights in the "
-        "file (/model_weights/batch_normalization is missing).")
+        "file (/model_weights/batch_normalization is missing)."
+    )
 
 
 def test_unknown_layer_type(model_path: Path) -> None:
@@ -131,7 +133,8 @@ def test_unknown_layer_type(model_path: Path) -> None:
         f.attrs["model_config"] = f.attrs["model_config"].replace('"Dropout"', '"Conv2D"')
     assert load_error(model_path).message == (
         f"'{model_path}' cannot be loaded: layer 'dropout' is a Conv2D; dlcli supports "
-        "Dense, Dropout, BatchNormalization, Activation, Normalization.")
+        "Dense, Dropout, BatchNormalization, Activation, Normalization."
+    )
 
 
 def test_bad_json(model_path: Path) -> None:
@@ -139,8 +142,7 @@ def test_bad_json(model_path: Path) -> None:
     with h5py.File(model_path, "a") as f:
         del f["dlcli/metadata"]
         f.create_dataset("dlcli/metadata", data="{not json", dtype=h5py.string_dtype())
-    assert load_error(model_path).message == (
-        f"'{model_path}' cannot be loaded: /dlcli/metadata is not valid JSON.")
+    assert load_error(model_path).message == (f"'{model_path}' cannot be loaded: /dlcli/metadata is not valid JSON.")
 
 
 def test_summary_and_warm_start_validate_too(tmp_path: Path, model_path: Path) -> None:
@@ -152,12 +154,14 @@ def test_summary_and_warm_start_validate_too(tmp_path: Path, model_path: Path) -
     _replace_kernel(model_path, "dense", (5, 9))
     with pytest.raises(ModelFileError) as info:
         load_weights_into(make_model(), model_path)
-    assert info.value.message == (f"Cannot load weights from '{model_path}': layer 'dense' "
-                                  "weight 'kernel': expected shape (5, 8), found (5, 9).")
+    assert info.value.message == (
+        f"Cannot load weights from '{model_path}': layer 'dense' weight 'kernel': expected shape (5, 8), found (5, 9)."
+    )
 
 
-@pytest.mark.parametrize("part, what", [("model_config", "'model_config' attribute"),
-                                        ("model_weights", "'model_weights' group")])
+@pytest.mark.parametrize(
+    "part, what", [("model_config", "'model_config' attribute"), ("model_weights", "'model_weights' group")]
+)
 def test_missing_keras_part(model_path: Path, part: str, what: str) -> None:
     save_model(model_path, make_model())
     with h5py.File(model_path, "a") as f:

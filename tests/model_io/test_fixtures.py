@@ -46,7 +46,12 @@ def test_v1_model_keeps_its_schema_and_metadata() -> None:
     assert loaded.schema["classes"] == ["setosa", "versicolor", "virginica"]
     assert loaded.metadata["metrics"] == {"accuracy": 0.5}
     assert [type(layer).__name__ for layer in loaded.model.layers] == [
-        "Normalization", "Dense", "BatchNormalization", "Dropout", "Dense"]
+        "Normalization",
+        "Dense",
+        "BatchNormalization",
+        "Dropout",
+        "Dense",
+    ]
     assert loaded.training_state is None
 
 

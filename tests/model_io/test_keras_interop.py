@@ -61,17 +61,29 @@ def _keras_model() -> Any:
     rng = np.random.default_rng(3)
     norm = keras.layers.Normalization()
     norm.adapt(raw_inputs(100, seed=4).astype("float32"))
-    model = keras.Sequential([
-        keras.Input((N_FEATURES,)), norm,
-        keras.layers.Dense(16, activation="tanh", kernel_initializer="random_normal"),
-        keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
-        keras.layers.Dropout(0.3), keras.layers.Dense(4, activation="gelu"),
-        keras.layers.Dense(2), keras.layers.Activation("sigmoid")], name="keras_made")
+    model = keras.Sequential(
+        [
+            keras.Input((N_FEATURES,)),
+            norm,
+            keras.layers.Dense(16, activation="tanh", kernel_initializer="random_normal"),
+            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(4, activation="gelu"),
+            keras.layers.Dense(2),
+            keras.layers.Activation("sigmoid"),
+        ],
+        name="keras_made",
+    )
     for layer in model.layers[1:]:
         weights = layer.get_weights()
-        layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(w.dtype) if i == 3 else
-                           rng.normal(0, 0.5, w.shape).astype(w.dtype)
-                           for i, w in enumerate(weights)])
+        layer.set_weights(
+            [
+                rng.uniform(0.5, 1.5, w.shape).astype(w.dtype)
+                if i == 3
+                else rng.normal(0, 0.5, w.shape).astype(w.dtype)
+                for i, w in enumerate(weights)
+            ]
+        )
     model.compile(optimizer="adam", loss="binary_crossentropy")
     return model
 

@@ -30,21 +30,28 @@ def test_save_load_gives_identical_predictions(model_path: Path, dtype: str) -> 
     theirs = loaded.model.get_weights()
     for name, mine in model.get_weights().items():
         assert [k for k, _ in mine] == [k for k, _ in theirs[name]]
-        for (key, a), (_, b) in zip(mine, theirs[name]):
+        for (key, a), (_, b) in zip(mine, theirs[name], strict=True):
             np.testing.assert_array_equal(a, b, err_msg=f"{name}/{key}")
             assert a.dtype == b.dtype
 
 
 def test_schema_metadata_and_identification_round_trip(model_path: Path) -> None:
-    schema = {"task": "multiclass", "target": "species", "classes": ["a", "b", "c"],
-              "features": [{"name": "colour", "kind": "categorical", "categories": ["red", "blue"]}]}
-    metadata = {"data_sha256": "ab" * 32, "seed": 7, "metrics": {"accuracy": np.float64(0.75)},
-                "history": [{"epoch": 1, "loss": np.float32(0.5)}]}
+    schema = {
+        "task": "multiclass",
+        "target": "species",
+        "classes": ["a", "b", "c"],
+        "features": [{"name": "colour", "kind": "categorical", "categories": ["red", "blue"]}],
+    }
+    metadata = {
+        "data_sha256": "ab" * 32,
+        "seed": 7,
+        "metrics": {"accuracy": np.float64(0.75)},
+        "history": [{"epoch": 1, "loss": np.float32(0.5)}],
+    }
     save_model(model_path, make_model(), schema=schema, metadata=metadata)
     loaded = load_model(model_path)
     assert loaded.schema == schema
-    assert loaded.metadata == {**metadata, "metrics": {"accuracy": 0.75},
-                               "history": [{"epoch": 1, "loss": 0.5}]}
+    assert loaded.metadata == {**metadata, "metrics": {"accuracy": 0.75}, "history": [{"epoch": 1, "loss": 0.5}]}
     assert loaded.training_state is None
     assert (loaded.format_name, loaded.format_version) == ("dlcli-model", FORMAT_VERSION)
     assert loaded.created and loaded.created.endswith("+00:00")
@@ -60,20 +67,24 @@ def test_file_has_the_keras_legacy_layout(model_path: Path) -> None:
         weights = f["model_weights"]
         assert read_name_list(weights, "layer_names") == [layer.name for layer in model.layers]
         assert read_name_list(weights["batch_normalization"], "weight_names") == [
-            f"batch_normalization/{w}" for w in ("gamma", "beta", "moving_mean", "moving_variance")]
+            f"batch_normalization/{w}" for w in ("gamma", "beta", "moving_mean", "moving_variance")
+        ]
         assert weights["dense/dense/kernel"].shape == (5, 8)
         assert read_name_list(weights["dropout"], "weight_names") == []
         assert set(f["dlcli"]) == {"metadata"}
 
 
 def test_file_has_no_pickle_and_old_superblock(model_path: Path) -> None:
-    save_model(model_path, make_model(), schema={"a": 1}, metadata={"b": [1, 2]},
-               training_state={"c": np.zeros(2), "d": "x"})
+    save_model(
+        model_path, make_model(), schema={"a": 1}, metadata={"b": [1, 2]}, training_state={"c": np.zeros(2), "d": "x"}
+    )
     with h5py.File(model_path, "r") as f:
+
         def check(name: str, obj: object) -> None:
             if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "O":
                 assert h5py.check_string_dtype(obj.dtype), name  # only variable-length strings
             assert obj.dtype.kind != "V" if isinstance(obj, h5py.Dataset) else True
+
         f.visititems(check)
     # Superblock version 0 (libver "earliest"): readable by h5dump from HDF5 1.8 and 1.10.
     assert model_path.read_bytes()[8] == 0
@@ -82,10 +93,20 @@ def test_file_has_no_pickle_and_old_superblock(model_path: Path) -> None:
 def test_checkpoint_training_state_round_trip(model_path: Path) -> None:
     rng = np.random.default_rng(123)
     rng.random(5)
-    state: dict[str, Any] = {"epoch": 4, "batch": 17, "rng": rng.bit_generator.state,
-             "optimizer": {"name": "adam", "t": 40, "m": [np.ones((5, 8), np.float32), np.zeros(8)],
-                           "lr": 1e-3, "beta": (0.9, 0.999)},
-             "early_stopping": {"best": None, "wait": 0}, "history": [{"loss": 1.25}]}
+    state: dict[str, Any] = {
+        "epoch": 4,
+        "batch": 17,
+        "rng": rng.bit_generator.state,
+        "optimizer": {
+            "name": "adam",
+            "t": 40,
+            "m": [np.ones((5, 8), np.float32), np.zeros(8)],
+            "lr": 1e-3,
+            "beta": (0.9, 0.999),
+        },
+        "early_stopping": {"best": None, "wait": 0},
+        "history": [{"loss": 1.25}],
+    }
     save_model(model_path, make_model(), metadata={"kind": "checkpoint"}, training_state=state)
     loaded = load_model(model_path).training_state
     assert loaded is not None
@@ -130,15 +151,15 @@ def test_warm_start_refuses_a_different_architecture(model_path: Path) -> None:
         load_weights_into(other, model_path)
     assert info.value.message == (
         f"Cannot load weights from '{model_path}': its layers (Normalization, Dense, "
-        "BatchNormalization, Dropout, Dense, Activation) differ from this model's (Dense).")
+        "BatchNormalization, Dropout, Dense, Activation) differ from this model's (Dense)."
+    )
 
 
 def test_save_replaces_an_existing_file(model_path: Path) -> None:
     save_model(model_path, make_model(seed=0))
     second = make_model(seed=5)
     save_model(model_path, second)
-    np.testing.assert_array_equal(load_model(model_path).model.predict(raw_inputs()),
-                                  second.predict(raw_inputs()))
+    np.testing.assert_array_equal(load_model(model_path).model.predict(raw_inputs()), second.predict(raw_inputs()))
     assert [p.name for p in model_path.parent.iterdir()] == ["model.h5"]
 
 

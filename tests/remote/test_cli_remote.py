@@ -56,9 +56,24 @@ def test_bad_scheme_and_unreachable_endpoint(tmp_path: Path, monkeypatch: pytest
 
 def test_train_push_to_local_remote(tmp_path: Path) -> None:
     remote = tmp_path / "remote"
-    result = run("train", "--data", SAMPLES / "iris" / "iris.csv", "--target", "species", "--epochs", "3",
-                 "--out", tmp_path / "run", "--push-to", remote, "--set", "train.checkpoint_every=1",
-                 "--set", "train.refit=false", "--quiet")
+    result = run(
+        "train",
+        "--data",
+        SAMPLES / "iris" / "iris.csv",
+        "--target",
+        "species",
+        "--epochs",
+        "3",
+        "--out",
+        tmp_path / "run",
+        "--push-to",
+        remote,
+        "--set",
+        "train.checkpoint_every=1",
+        "--set",
+        "train.refit=false",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.stderr
     # Checkpoints uploaded during training and the final push land under the same run prefix.
     pushed = sorted(p.relative_to(remote).as_posix() for p in remote.rglob("*") if p.is_file())
@@ -70,8 +85,18 @@ def test_train_push_to_local_remote(tmp_path: Path) -> None:
 def test_eval_and_predict_on_s3_model_via_cache(moto_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_server.key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.secret)
-    trained = run("train", "--data", SAMPLES / "iris" / "iris.csv", "--target", "species", "--epochs", "3",
-                  "--out", tmp_path / "run", "--quiet")
+    trained = run(
+        "train",
+        "--data",
+        SAMPLES / "iris" / "iris.csv",
+        "--target",
+        "species",
+        "--epochs",
+        "3",
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+    )
     assert trained.exit_code == 0, trained.stderr
     bucket = moto_server.new_bucket()
     endpoint = ("--endpoint-url", moto_server.endpoint)
@@ -86,14 +111,30 @@ def test_eval_and_predict_on_s3_model_via_cache(moto_server, monkeypatch: pytest
     assert list((tmp_path / "cache" / "objects").glob("*/model.h5")) == cached
 
 
-def test_secrets_never_reach_output_run_files_or_the_remote(moto_server, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-                                                           tmp_path: Path) -> None:
+def test_secrets_never_reach_output_run_files_or_the_remote(
+    moto_server,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     secret = "dlcli-secret-0123456789abcdef"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "dlcli-key-id-0123")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     bucket = moto_server.new_bucket()
-    result = run("train", "--data", SAMPLES / "iris" / "iris.csv", "--target", "species", "--epochs", "3",
-                 "--out", tmp_path / "run", "--push-to", f"s3://{bucket}/runs", "--endpoint-url", moto_server.endpoint)
+    result = run(
+        "train",
+        "--data",
+        SAMPLES / "iris" / "iris.csv",
+        "--target",
+        "species",
+        "--epochs",
+        "3",
+        "--out",
+        tmp_path / "run",
+        "--push-to",
+        f"s3://{bucket}/runs",
+        "--endpoint-url",
+        moto_server.endpoint,
+    )
     assert result.exit_code == 0, result.stderr
     failed = run("push", tmp_path / "run", "s3://no-such-bucket-y/p", "--endpoint-url", moto_server.endpoint)
     assert failed.exit_code == 1

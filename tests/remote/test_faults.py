@@ -17,9 +17,9 @@ import http.client
 import http.server
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -30,11 +30,15 @@ from dlcli.remote.s3 import MULTIPART_THRESHOLD, S3Store
 # Not forwarded: per-connection headers, and Expect (this proxy already answered 100-continue
 # and holds the whole body; botocore does not sign Expect).
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"}
-ERROR_BODY = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>"
-              "<RequestId>fault-proxy</RequestId></Error>")
-FAULTS = {"503": (503, "SlowDown", "Please reduce your request rate."),
-          "500": (500, "InternalError", "We encountered an internal error. Please try again."),
-          "403": (403, "AccessDenied", "Access Denied")}  # permanent: botocore does not retry it
+ERROR_BODY = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+    "<RequestId>fault-proxy</RequestId></Error>"
+)
+FAULTS = {
+    "503": (503, "SlowDown", "Please reduce your request rate."),
+    "500": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "403": (403, "AccessDenied", "Access Denied"),
+}  # permanent: botocore does not retry it
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,11 @@ class FaultProxy:
     def requests(self, method: str, path: str, **query: str) -> list[Seen]:
         """The requests seen with this method and path whose query has these values."""
         with self.lock:
-            return [s for s in self.seen if s.method == method and s.path == path
-                    and all(s.query.get(k) == [v] for k, v in query.items())]
+            return [
+                s
+                for s in self.seen
+                if s.method == method and s.path == path and all(s.query.get(k) == [v] for k, v in query.items())
+            ]
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -124,8 +131,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if outcome in FAULTS:
             status, code, message = FAULTS[outcome]
-            self._reply(status, [("Content-Type", "application/xml")],
-                        ERROR_BODY.format(code=code, message=message).encode())
+            self._reply(
+                status, [("Content-Type", "application/xml")], ERROR_BODY.format(code=code, message=message).encode()
+            )
             return
         upstream = http.client.HTTPConnection(*self.proxy.upstream, timeout=60)
         try:
@@ -139,16 +147,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 upstream.send(body)
             response = upstream.getresponse()
             data = response.read()
-            headers = [(k, v) for k, v in response.getheaders()
-                       if k.lower() not in HOP_BY_HOP | {"transfer-encoding", "content-length", "date", "server"}]
+            headers = [
+                (k, v)
+                for k, v in response.getheaders()
+                if k.lower() not in HOP_BY_HOP | {"transfer-encoding", "content-length", "date", "server"}
+            ]
             if self.command == "HEAD" and response.getheader("Content-Length"):
                 headers.append(("Content-Length", response.getheader("Content-Length", "0")))
             self._reply(response.status, headers, data, reason=response.reason, truncate=outcome == "truncate")
         finally:
             upstream.close()
 
-    def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes, reason: str | None = None,
-               truncate: bool = False) -> None:
+    def _reply(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        data: bytes,
+        reason: str | None = None,
+        truncate: bool = False,
+    ) -> None:
         self.send_response(status, reason)
         for name, value in headers:
             self.send_header(name, value)
@@ -156,7 +173,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data[:len(data) // 2] if truncate else data)
+            self.wfile.write(data[: len(data) // 2] if truncate else data)
         if truncate:  # the announced length never arrives: the client sees the body cut off
             self.wfile.flush()
             self.close_connection = True
@@ -265,8 +282,11 @@ def test_failed_multipart_upload_is_aborted(proxy: FaultProxy, moto_server, tmp_
     assert_nothing_left(moto_server, bucket, "p/big.bin")
 
 
-def test_cli_push_permanent_failure_exits_1_with_one_error_line(proxy: FaultProxy, moto_server,  # type: ignore[no-untyped-def]
-                                                                 tmp_path: Path) -> None:
+def test_cli_push_permanent_failure_exits_1_with_one_error_line(
+    proxy: FaultProxy,
+    moto_server,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     from typer.testing import CliRunner
 
     from dlcli.cli.app import app
@@ -276,8 +296,9 @@ def test_cli_push_permanent_failure_exits_1_with_one_error_line(proxy: FaultProx
     (src / "small.txt").write_text("fine\n")
     path = f"/{bucket}/p/big.bin"
     proxy.add(is_part(path, 2), "403", times=100)
-    result = CliRunner().invoke(app, ["push", str(src), f"s3://{bucket}/p", "--endpoint-url", proxy.url],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        app, ["push", str(src), f"s3://{bucket}/p", "--endpoint-url", proxy.url], catch_exceptions=False
+    )
     assert result.exit_code == 1, result.stderr
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
@@ -302,8 +323,13 @@ def test_proxy_forwards_chunked_bodies(proxy: FaultProxy, moto_server) -> None: 
     """The proxy itself: a chunked request body reaches moto intact (moto does not check signatures)."""
     bucket = moto_server.new_bucket()
     conn = http.client.HTTPConnection("127.0.0.1", urlsplit(proxy.url).port, timeout=10)
-    conn.request("PUT", f"/{bucket}/chunked.bin", body=iter([b"abc", b"defg", b"h" * 5000]),
-                 headers={"Transfer-Encoding": "chunked"}, encode_chunked=True)
+    conn.request(
+        "PUT",
+        f"/{bucket}/chunked.bin",
+        body=iter([b"abc", b"defg", b"h" * 5000]),
+        headers={"Transfer-Encoding": "chunked"},
+        encode_chunked=True,
+    )
     response = conn.getresponse()
     response.read()
     conn.close()

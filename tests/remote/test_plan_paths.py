@@ -14,17 +14,24 @@ A = FileState(4, "a" * 64)
 B = FileState(4, "b" * 64)
 
 
-@pytest.mark.parametrize(("source", "target", "op"), [
-    (A, None, Op.TRANSFER),                                       # missing on the target
-    (A, A, Op.SKIP),                                              # same content
-    (A, B, Op.TRANSFER),                                          # same size, different content
-    (A, FileState(5, "a" * 64), Op.TRANSFER),                     # size differs
-    (FileState(4, "a" * 64, "m" * 32), FileState(4, None, "m" * 32), Op.SKIP),      # foreign, equal MD5 ETag
-    (FileState(4, "a" * 64, "m" * 32), FileState(4, None, "n" * 32), Op.TRANSFER),  # foreign, different MD5
-    (A, FileState(4, None, None, "abc-2"), Op.TRANSFER),          # multipart ETag, no hash: unknown is different
-    (FileState(4, "a" * 64, None, "e" * 32 + "-2"), FileState(4, None, None, "e" * 32 + "-2"), Op.SKIP),  # ETag reproduced
-    (FileState(4, "a" * 64, None, "e" * 32 + "-2"), FileState(4, None, None, "f" * 32 + "-2"), Op.TRANSFER),
-])
+@pytest.mark.parametrize(
+    ("source", "target", "op"),
+    [
+        (A, None, Op.TRANSFER),  # missing on the target
+        (A, A, Op.SKIP),  # same content
+        (A, B, Op.TRANSFER),  # same size, different content
+        (A, FileState(5, "a" * 64), Op.TRANSFER),  # size differs
+        (FileState(4, "a" * 64, "m" * 32), FileState(4, None, "m" * 32), Op.SKIP),  # foreign, equal MD5 ETag
+        (FileState(4, "a" * 64, "m" * 32), FileState(4, None, "n" * 32), Op.TRANSFER),  # foreign, different MD5
+        (A, FileState(4, None, None, "abc-2"), Op.TRANSFER),  # multipart ETag, no hash: unknown is different
+        (
+            FileState(4, "a" * 64, None, "e" * 32 + "-2"),
+            FileState(4, None, None, "e" * 32 + "-2"),
+            Op.SKIP,
+        ),  # ETag reproduced
+        (FileState(4, "a" * 64, None, "e" * 32 + "-2"), FileState(4, None, None, "f" * 32 + "-2"), Op.TRANSFER),
+    ],
+)
 def test_plan_single_file(source: FileState, target: FileState | None, op: Op) -> None:
     assert plan({"k": source}, {"k": target} if target else {}) == [Action(op, "k", source.size)]
 
@@ -43,7 +50,7 @@ def test_multipart_etag_found_for_a_likely_part_size(tmp_path: Path) -> None:
     data = bytes(range(256)) * (4 * 4096 + 7)  # 4 MiB + 1792 bytes: parts of 8 MiB would be 1, of 1 MiB 5
     path = tmp_path / "f.bin"
     path.write_bytes(data)
-    parts = [data[i:i + mib] for i in range(0, len(data), mib)]
+    parts = [data[i : i + mib] for i in range(0, len(data), mib)]
     etag = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + f"-{len(parts)}"
     assert multipart_etag(path, etag) == etag  # 1 MiB is not a common size: derived from size / parts
     assert multipart_etag(path, "0" * 32 + f"-{len(parts)}") is None

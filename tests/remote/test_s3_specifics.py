@@ -36,8 +36,12 @@ def test_foreign_multipart_objects_compare_by_reproduced_etag(moto, tmp_path: Pa
     data = bytearray(b"\2" * (17 * 1024 * 1024))
     (src / "big.bin").write_bytes(data)
     eight = 8 * 1024 * 1024  # what aws s3 cp / boto3 use by default
-    moto.client().upload_file(str(src / "big.bin"), bucket, "p/big.bin",
-                              Config=TransferConfig(multipart_threshold=eight, multipart_chunksize=eight))
+    moto.client().upload_file(
+        str(src / "big.bin"),
+        bucket,
+        "p/big.bin",
+        Config=TransferConfig(multipart_threshold=eight, multipart_chunksize=eight),
+    )
     assert moto.client().head_object(Bucket=bucket, Key="p/big.bin")["ETag"].strip('"').endswith("-3")
     options = SyncOptions(endpoint_url=moto.endpoint)
     assert push(src, f"s3://{bucket}/p", options).skipped == ["big.bin"]

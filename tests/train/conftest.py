@@ -22,19 +22,30 @@ def blobs(seed: int = 0, n_per_class: int = 30, n_classes: int = 3) -> tuple[np.
 
 def classifier(seed: int, n_classes: int = 3) -> Sequential:
     """Dense → BatchNorm → Dropout → softmax: every kind of training-time state."""
-    layers = [Dense(16, activation="relu"), BatchNormalization(), Dropout(0.2),
-              Dense(n_classes, activation="softmax")]
+    layers = [Dense(16, activation="relu"), BatchNormalization(), Dropout(0.2), Dense(n_classes, activation="softmax")]
     return Sequential(layers, 2, loss="categorical_crossentropy").build(np.random.default_rng(seed))
 
 
-def make_trainer(model: Sequential, seed: int, *, epochs: int = 6, schedule: str = "cosine",
-                 patience: int = 100, **kwargs: Any) -> Trainer:
-    sched = (get_schedule("cosine", lr=0.05, epochs=epochs, warmup_epochs=2) if schedule == "cosine"
-             else get_schedule(schedule, lr=0.05))
+def make_trainer(
+    model: Sequential, seed: int, *, epochs: int = 6, schedule: str = "cosine", patience: int = 100, **kwargs: Any
+) -> Trainer:
+    sched = (
+        get_schedule("cosine", lr=0.05, epochs=epochs, warmup_epochs=2)
+        if schedule == "cosine"
+        else get_schedule(schedule, lr=0.05)
+    )
     stopping = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
-    return Trainer(model, get_optimizer("adam"), sched, epochs=epochs, batch_size=16,
-                   rng=np.random.default_rng(seed), task="multiclass", early_stopping=stopping,
-                   **kwargs)
+    return Trainer(
+        model,
+        get_optimizer("adam"),
+        sched,
+        epochs=epochs,
+        batch_size=16,
+        rng=np.random.default_rng(seed),
+        task="multiclass",
+        early_stopping=stopping,
+        **kwargs,
+    )
 
 
 @pytest.fixture

@@ -37,7 +37,12 @@ def test_patience_and_min_delta() -> None:
     stopping = EarlyStopping(monitor="val_loss", patience=2, min_delta=0.1)
     # 0.95 is not better than 1.0 by more than 0.1; two such epochs stop.
     assert run(stopping, [1.0, 0.95, 0.5, 0.45, 0.49, 0.1]) == [
-        (True, False), (False, False), (True, False), (False, False), (False, True)]
+        (True, False),
+        (False, False),
+        (True, False),
+        (False, False),
+        (False, True),
+    ]
     assert (stopping.best, stopping.best_epoch, stopping.stopped_epoch) == (0.5, 3, 5)
 
 
@@ -45,8 +50,10 @@ def test_patience_zero_stops_at_the_first_non_improvement() -> None:
     assert run(EarlyStopping(patience=0), [1.0, 0.9, 0.9]) == [(True, False), (True, False), (False, True)]
 
 
-@pytest.mark.parametrize("monitor, mode", [("val_loss", "min"), ("val_accuracy", "max"),
-                                           ("val_f1_macro", "max"), ("r2", "max"), ("mae", "min")])
+@pytest.mark.parametrize(
+    "monitor, mode",
+    [("val_loss", "min"), ("val_accuracy", "max"), ("val_f1_macro", "max"), ("r2", "max"), ("mae", "min")],
+)
 def test_auto_mode(monitor: str, mode: str) -> None:
     assert EarlyStopping(monitor=monitor, mode="auto").mode == mode
 
@@ -77,8 +84,16 @@ def test_trainer_stops_early_and_restores_the_best_epoch() -> None:
     X = rng.normal(size=(32, 1))
     model = Sequential([Dense(1)], 1, loss="mse").build(rng)
     stopping = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
-    trainer = Trainer(model, get_optimizer("sgd"), get_schedule("constant", lr=0.05), epochs=50,
-                      batch_size=8, rng=rng, task="regression", early_stopping=stopping)
+    trainer = Trainer(
+        model,
+        get_optimizer("sgd"),
+        get_schedule("constant", lr=0.05),
+        epochs=50,
+        batch_size=8,
+        rng=rng,
+        task="regression",
+        early_stopping=stopping,
+    )
     weights, records = {}, []
     for record in trainer.fit(X, X, X, -X):
         records.append(record)
@@ -87,5 +102,5 @@ def test_trainer_stops_early_and_restores_the_best_epoch() -> None:
     assert records[-1].stop and len(records) == stopping.best_epoch + 2 < 50
     assert [r.improved for r in records[-2:]] == [False, False]
     best = weights[stopping.best_epoch]
-    assert all(np.array_equal(a, b) for a, b in zip(model.copy_weights(), best))
+    assert all(np.array_equal(a, b) for a, b in zip(model.copy_weights(), best, strict=True))
     assert list(trainer.fit(X, X, X, -X)) == []  # finished: a second fit has nothing to do

@@ -26,8 +26,15 @@ XOR_Y = np.array([0, 1, 1, 0] * 4)
 
 def test_xor_is_learned() -> None:
     model = xor_model()
-    trainer = Trainer(model, get_optimizer("adam"), get_schedule("constant", lr=0.05), epochs=150,
-                      batch_size=4, rng=np.random.default_rng(0), task="binary")
+    trainer = Trainer(
+        model,
+        get_optimizer("adam"),
+        get_schedule("constant", lr=0.05),
+        epochs=150,
+        batch_size=4,
+        rng=np.random.default_rng(0),
+        task="binary",
+    )
     records = list(trainer.fit(XOR_X, XOR_Y))
     assert records[-1].metrics["accuracy"] == 1.0
     assert records[-1].loss < 0.1 < records[0].loss
@@ -39,8 +46,17 @@ def test_record_shape(data) -> None:
     trainer = make_trainer(classifier(1), 2, epochs=3)
     records = list(trainer.fit(X, y, Xv, yv))
     assert [f.name for f in dataclasses.fields(EpochRecord)] == [
-        "epoch", "loss", "metrics", "val_loss", "val_metrics", "lr", "seconds",
-        "samples_per_second", "improved", "stop"]
+        "epoch",
+        "loss",
+        "metrics",
+        "val_loss",
+        "val_metrics",
+        "lr",
+        "seconds",
+        "samples_per_second",
+        "improved",
+        "stop",
+    ]
     first = records[0]
     assert first.epoch == 1 and isinstance(first.loss, float) and isinstance(first.val_loss, float)
     names = ["accuracy", "precision_macro", "recall_macro", "f1_macro", "log_loss"]
@@ -59,8 +75,16 @@ def test_regression_without_validation() -> None:
     y = X @ np.array([[1.0], [-2.0], [0.5]]) + 0.3
     model = Sequential([Dense(1)], 3, loss="mse").build(rng)
     stopping = EarlyStopping(monitor="loss", patience=5)
-    trainer = Trainer(model, get_optimizer("sgd"), get_schedule("constant", lr=0.1), epochs=40,
-                      batch_size=16, rng=rng, task="regression", early_stopping=stopping)
+    trainer = Trainer(
+        model,
+        get_optimizer("sgd"),
+        get_schedule("constant", lr=0.1),
+        epochs=40,
+        batch_size=16,
+        rng=rng,
+        task="regression",
+        early_stopping=stopping,
+    )
     records = list(trainer.fit(X, y))
     last = records[-1]
     assert last.val_loss is None and last.val_metrics == {}
@@ -75,8 +99,16 @@ def test_unscale_reports_regression_metrics_in_user_units() -> None:
 
     def first_record(**kwargs):
         model = Sequential([Dense(1)], 2, loss="mse").build(np.random.default_rng(1))
-        trainer = Trainer(model, get_optimizer("sgd"), get_schedule("constant", lr=0.1), epochs=1,
-                          batch_size=8, rng=np.random.default_rng(2), task="regression", **kwargs)
+        trainer = Trainer(
+            model,
+            get_optimizer("sgd"),
+            get_schedule("constant", lr=0.1),
+            epochs=1,
+            batch_size=8,
+            rng=np.random.default_rng(2),
+            task="regression",
+            **kwargs,
+        )
         return next(trainer.fit(X, y))
 
     plain, scaled = first_record(), first_record(unscale=lambda v: 10.0 * v + 5.0)
@@ -91,18 +123,19 @@ def test_non_finite_loss_keeps_the_last_good_weights(data) -> None:
     model = classifier(1)
     # lr jumps from 0.05 to 5e6 at the third epoch: the first two are fine, the third diverges.
     schedule = get_schedule("step", lr=0.05, step_size=2, gamma=1e8)
-    trainer = Trainer(model, get_optimizer("sgd"), schedule, epochs=6, batch_size=16,
-                      rng=np.random.default_rng(2), task="multiclass")
+    trainer = Trainer(
+        model, get_optimizer("sgd"), schedule, epochs=6, batch_size=16, rng=np.random.default_rng(2), task="multiclass"
+    )
     seen = []
     with pytest.raises(NonFiniteLossError) as caught:
-        for record in trainer.fit(X, y, Xv, yv):
+        for _ in trainer.fit(X, y, Xv, yv):
             seen.append(model.copy_weights())
     error = caught.value
     assert len(seen) == 2 and error.epoch == 3
     assert "at epoch 3, batch" in error.message
     assert "the last good weights were kept: those from the end of epoch 2" in error.message
     assert "--lr" in error.hint and "clip" in error.hint and "NaN" in error.hint
-    assert all(np.array_equal(a, b) for a, b in zip(model.copy_weights(), seen[-1]))
+    assert all(np.array_equal(a, b) for a, b in zip(model.copy_weights(), seen[-1], strict=True))
     state = trainer.state_dict()
     assert (state["epoch"], state["batch"]) == (2, 0) and len(state["history"]) == 2
 
@@ -112,11 +145,18 @@ def test_nan_in_the_data_is_reported_at_its_batch() -> None:
     X[5, 0] = np.nan
     model = xor_model()
     before = model.copy_weights()
-    trainer = Trainer(model, get_optimizer("sgd"), get_schedule("constant", lr=0.1), epochs=3,
-                      batch_size=4, rng=np.random.default_rng(0), task="binary")
-    with pytest.raises(NonFiniteLossError, match="at epoch 1, batch .* the weights training started from"):
+    trainer = Trainer(
+        model,
+        get_optimizer("sgd"),
+        get_schedule("constant", lr=0.1),
+        epochs=3,
+        batch_size=4,
+        rng=np.random.default_rng(0),
+        task="binary",
+    )
+    with pytest.raises(NonFiniteLossError, match=r"at epoch 1, batch .* the weights training started from"):
         list(trainer.fit(X, XOR_Y))
-    assert all(np.array_equal(a, b) for a, b in zip(model.copy_weights(), before))
+    assert all(np.array_equal(a, b) for a, b in zip(model.copy_weights(), before, strict=True))
 
 
 def test_grad_hook_sees_gradients_before_the_update_and_clipping_bounds_them() -> None:
@@ -128,12 +168,20 @@ def test_grad_hook_sees_gradients_before_the_update_and_clipping_bounds_them() -
             g *= 1000.0  # a hook may rewrite them in place (an allreduce would)
 
     model = xor_model()
-    trainer = Trainer(model, get_optimizer("sgd"), get_schedule("constant", lr=0.1), epochs=1,
-                      batch_size=16, rng=np.random.default_rng(0), task="binary",
-                      clip_norm=0.01, grad_hook=hook)
+    trainer = Trainer(
+        model,
+        get_optimizer("sgd"),
+        get_schedule("constant", lr=0.1),
+        epochs=1,
+        batch_size=16,
+        rng=np.random.default_rng(0),
+        task="binary",
+        clip_norm=0.01,
+        grad_hook=hook,
+    )
     before = model.copy_weights()
     list(trainer.fit(XOR_X, XOR_Y))
-    moved = math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(model.copy_weights(), before)))
+    moved = math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(model.copy_weights(), before, strict=True)))
     assert len(norms) == 1 and norms[0] > 0
     assert moved == pytest.approx(0.1 * 0.01, rel=1e-3)  # sgd: |Δw| = lr * clipped norm
 
@@ -141,7 +189,7 @@ def test_grad_hook_sees_gradients_before_the_update_and_clipping_bounds_them() -
 def test_unknown_monitor_is_a_config_error(data) -> None:
     X, y, _, _ = data
     trainer = make_trainer(classifier(1), 2)
-    with pytest.raises(ConfigError, match="Cannot monitor 'val_loss'. Expected one of: loss, accuracy"):
+    with pytest.raises(ConfigError, match=r"Cannot monitor 'val_loss'. Expected one of: loss, accuracy"):
         next(trainer.fit(X, y))
 
 
@@ -149,8 +197,16 @@ def test_reduce_on_plateau_gets_the_monitored_value(data) -> None:
     X, y, Xv, yv = data
     schedule = get_schedule("reduce_on_plateau", lr=0.05, patience=1, factor=0.5)
     stopping = EarlyStopping(monitor="val_accuracy", mode="auto", patience=100)
-    trainer = Trainer(classifier(1), get_optimizer("adam"), schedule, epochs=8, batch_size=16,
-                      rng=np.random.default_rng(2), task="multiclass", early_stopping=stopping)
+    trainer = Trainer(
+        classifier(1),
+        get_optimizer("adam"),
+        schedule,
+        epochs=8,
+        batch_size=16,
+        rng=np.random.default_rng(2),
+        task="multiclass",
+        early_stopping=stopping,
+    )
     records = list(trainer.fit(X, y, Xv, yv))
     assert stopping.mode == "max"
     # The schedule minimises: it is fed the negated accuracy, so its best is -max(accuracy).

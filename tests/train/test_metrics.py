@@ -13,15 +13,16 @@ from dlcli.train.metrics import classification_metrics, regression_metrics
 
 def test_multiclass_by_hand() -> None:
     y = np.array([0, 0, 1, 1, 2, 2])
-    proba = np.array([[0.8, 0.1, 0.1], [0.3, 0.6, 0.1], [0.2, 0.7, 0.1],
-                      [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.5, 0.2, 0.3]])
+    proba = np.array(
+        [[0.8, 0.1, 0.1], [0.3, 0.6, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.5, 0.2, 0.3]]
+    )
     m = classification_metrics(y, proba, 3)
     # predicted 0, 1, 1, 1, 2, 0
     assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
     assert m["accuracy"] == pytest.approx(4 / 6)
     precision = [1 / 2, 2 / 3, 1 / 1]
     recall = [1 / 2, 2 / 2, 1 / 2]
-    f1 = [2 * p * r / (p + r) for p, r in zip(precision, recall)]
+    f1 = [2 * p * r / (p + r) for p, r in zip(precision, recall, strict=True)]
     assert m["precision_macro"] == pytest.approx(np.mean(precision))
     assert m["recall_macro"] == pytest.approx(np.mean(recall))
     assert m["f1_macro"] == pytest.approx(np.mean(f1))
@@ -61,12 +62,15 @@ def test_regression_by_hand() -> None:
     assert regression_metrics([1.0, 1.0], [1.0, 2.0])["r2"] == 0.0
 
 
-@pytest.mark.parametrize("y, proba, message", [
-    ([0, 3], [[0.5, 0.5, 0.0], [0.5, 0.5, 0.0]], r"in \[0, 3\)"),
-    ([0, 1], [[0.5, 0.5]], "2 labels but 1 rows"),
-    ([], np.zeros((0, 3)), "0 samples"),
-    ([0.5, 1], [0.1, 0.2], "whole numbers"),
-])
+@pytest.mark.parametrize(
+    "y, proba, message",
+    [
+        ([0, 3], [[0.5, 0.5, 0.0], [0.5, 0.5, 0.0]], r"in \[0, 3\)"),
+        ([0, 1], [[0.5, 0.5]], "2 labels but 1 rows"),
+        ([], np.zeros((0, 3)), "0 samples"),
+        ([0.5, 1], [0.1, 0.2], "whole numbers"),
+    ],
+)
 def test_bad_inputs_are_data_errors(y, proba, message) -> None:
     with pytest.raises(DataError, match=message):
         classification_metrics(y, proba, 3 if np.ndim(proba) == 2 and np.shape(proba)[1] == 3 else 2)

@@ -36,7 +36,7 @@ def weights_of(model: Any) -> dict[str, dict[str, np.ndarray]]:
 def assert_same_weights(a: Any, b: Any) -> None:
     wa, wb = a.copy_weights(), b.copy_weights()
     assert len(wa) == len(wb)
-    assert all(np.array_equal(x, y) for x, y in zip(wa, wb))
+    assert all(np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))
 
 
 def reference(data: Any) -> Any:
@@ -81,6 +81,7 @@ def interrupt_at(step: int) -> Any:
         count["n"] += 1
         if count["n"] == step:
             signal.raise_signal(signal.SIGINT)
+
     return hook
 
 
@@ -122,6 +123,7 @@ def test_keyboard_interrupt_raised_inside_a_step_rolls_back_to_a_resumable_point
         hook.n += 1  # type: ignore[attr-defined]
         if hook.n == 10:  # type: ignore[attr-defined]
             raise KeyboardInterrupt  # not a signal: nothing can defer it
+
     hook.n = 0  # type: ignore[attr-defined]
     model = classifier(seed=1)
     trainer = make_trainer(model, seed=2, epochs=EPOCHS, grad_hook=hook)
@@ -152,6 +154,7 @@ def test_ctrl_c_during_epoch_end_evaluation_arrives_after_the_record(data) -> No
     def evaluate_then_interrupt(*args: Any, **kwargs: Any) -> float:
         signal.raise_signal(signal.SIGINT)
         return evaluate(*args, **kwargs)
+
     model.evaluate_loss = evaluate_then_interrupt  # type: ignore[method-assign]
     trainer = make_trainer(model, seed=2, epochs=EPOCHS)
     records = trainer.fit(X, y, Xv, yv)

@@ -36,7 +36,7 @@ def test_split_is_a_function_of_the_generator() -> None:
     a = train_val_split(X, y, 0.3, np.random.default_rng(5), stratify=False)
     b = train_val_split(X, y, 0.3, np.random.default_rng(5), stratify=False)
     c = train_val_split(X, y, 0.3, np.random.default_rng(6), stratify=False)
-    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
     assert not np.array_equal(a[2], c[2])
     assert len(a[2]) == 6
 

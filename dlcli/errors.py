@@ -3,9 +3,33 @@
 Each error carries the message a user reads (what failed, the value, what was expected)
 and an optional ``hint`` (how to fix it). The CLI prints ``Error: <message>`` and
 ``Hint: <hint>`` on stderr and exits with ``exit_code``.
+
+A message never spells a command-line flag: the library does not know whether it was called
+from the shell or from Python. It names a setting with :func:`setting` (a config key such as
+``data.path``, or a keyword argument such as ``force``); :attr:`DlcliError.message` shows the
+key, and the CLI boundary renders the same mention as the flag of the command that ran
+(``--data``), or ``--set data.path=…`` where the command has no such flag.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+# Control characters cannot come from a file name or a value typed by a user, so a mention
+# is never confused with user text.
+_OPEN, _CLOSE = "\x1e", "\x1f"
+_MENTION = re.compile(f"{_OPEN}([^{_OPEN}{_CLOSE}]+){_CLOSE}")
+
+
+def setting(name: str) -> str:
+    """A mention of a setting inside a message: ``"data.path"``, ``"train.lr"``, ``"force"``."""
+    return f"{_OPEN}{name}{_CLOSE}"
+
+
+def render(text: str, name: Callable[[str], str] = str) -> str:
+    """``text`` with each :func:`setting` mention replaced by ``name(setting)``."""
+    return _MENTION.sub(lambda match: name(match.group(1)), text)
 
 
 class DlcliError(Exception):
@@ -15,8 +39,26 @@ class DlcliError(Exception):
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
-        self.hint = hint
+        self.raw_message = message
+        self.raw_hint = hint
+
+    @property
+    def message(self) -> str:
+        """What failed, with settings named by their config key."""
+        return render(self.raw_message)
+
+    @property
+    def hint(self) -> str | None:
+        """How to fix it (or ``None``), with settings named by their config key."""
+        return None if self.raw_hint is None else render(self.raw_hint)
+
+    @hint.setter
+    def hint(self, value: str | None) -> None:
+        self.raw_hint = value
+
+    def rendered(self, name: Callable[[str], str]) -> tuple[str, str | None]:
+        """``(message, hint)`` with settings named by ``name`` (the CLI passes flag names)."""
+        return render(self.raw_message, name), None if self.raw_hint is None else render(self.raw_hint, name)
 
     def __str__(self) -> str:
         return self.message

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,13 +40,8 @@ def overrides(**pairs: object) -> dict[str, object]:
     return {key.replace("__", "."): value for key, value in pairs.items() if value is not None}
 
 
-def remote_options(*locations: str | None, endpoint_url: str | None = None, profile: str | None = None) -> object:
-    """Options for s3:// locations, from flags over ``[remote]`` in dlcli.toml.
+def remote_options(*locations: str | None, endpoint_url: str | None = None, profile: str | None = None) -> Any:
+    """Options for s3:// locations, from flags over the config; ``None`` when none is remote."""
+    from dlcli.workflows.remotes import options_for
 
-    ``None`` when no location is remote, so local work never imports boto3.
-    """
-    if not any(str(loc).startswith("s3://") for loc in locations if loc):
-        return None
-    from dlcli.remote import options_from_settings
-
-    return options_from_settings(endpoint_url=endpoint_url, profile=profile)
+    return options_for(*locations, endpoint_url=endpoint_url, profile=profile)

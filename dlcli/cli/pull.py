@@ -38,4 +38,4 @@ def pull(
 
     Example: dlcli pull s3://bucket/models/iris runs/iris
     """
-    run_sync("pull", src, str(dest) if dest is not None else ".", locals())
+    run_sync("pull", src, str(dest) if dest is not None else None, locals())

@@ -12,7 +12,7 @@ import typer
 
 from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, QuietOpt
 from dlcli.cli.render import emit_json, err, log, stderr_is_terminal
-from dlcli.errors import RemoteError, RemoteUsageError
+from dlcli.errors import RemoteError
 
 
 class Checksum(StrEnum):
@@ -78,26 +78,25 @@ def push(
 
 
 def run_sync(direction: str, src: str, dest: str | None, flags: dict[str, Any]) -> None:
-    """Shared by push and pull: resolve options, run the library call, render the report."""
-    from dlcli import remote
+    """Shared by push and pull: call the sync workflow, render the report."""
+    from dlcli.workflows.remotes import sync
 
-    options = remote.options_from_settings(
-        flags["endpoint_url"],
-        flags["profile"],
-        jobs=flags["jobs"],
-        checksum=flags["checksum"].value if flags["checksum"] else None,
-        dry_run=flags["dry_run"],
-        delete=flags["delete"],
-        include=tuple(flags["include"] or ()),
-        exclude=tuple(flags["exclude"] or ()),
-    )
-    dest = dest or default_destination(direction)
     with progress(flags["quiet"] or flags["json"]) as (on_total, on_bytes):
-        options = options.with_(on_total=on_total, on_bytes=on_bytes)
-        if direction == "push":
-            report = remote.push(Path(src), dest, options)
-        else:
-            report = remote.pull(src, Path(dest), options)
+        report = sync(
+            direction,
+            src,
+            dest,
+            endpoint_url=flags["endpoint_url"],
+            profile=flags["profile"],
+            jobs=flags["jobs"],
+            checksum=flags["checksum"].value if flags["checksum"] else None,
+            dry_run=flags["dry_run"],
+            delete=flags["delete"],
+            include=tuple(flags["include"] or ()),
+            exclude=tuple(flags["exclude"] or ()),
+            on_total=on_total,
+            on_bytes=on_bytes,
+        )
     if flags["json"]:
         emit_json(report.to_dict())
     else:
@@ -109,18 +108,6 @@ def run_sync(direction: str, src: str, dest: str | None, flags: dict[str, Any]) 
             f"{len(report.failed)} file(s) failed to {direction}; the others were transferred.",
             hint="Run the same command again to retry only what is missing.",
         )
-
-
-def default_destination(direction: str) -> str:
-    from dlcli.config import load_config
-
-    url = load_config(None, {}).remote.url
-    if not url:
-        raise RemoteUsageError(
-            f"No DEST given for {direction} and no [remote].url in dlcli.toml.",
-            hint=f"Pass DEST (dlcli {direction} SRC DEST) or set url under [remote] in dlcli.toml.",
-        )
-    return url if direction == "push" else "."
 
 
 @contextmanager

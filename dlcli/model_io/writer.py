@@ -11,9 +11,9 @@ import numpy as np
 
 from dlcli import __version__
 from dlcli.errors import ConfigError
+from dlcli.files import atomic_path
 
 from . import format as fmt
-from .atomic import atomic_path
 from .keras_config import to_keras_config
 from .state_tree import write_tree
 

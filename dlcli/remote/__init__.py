@@ -6,7 +6,7 @@ boto3 is imported only inside the S3 code paths, so ``import dlcli.remote`` stay
 from dlcli.remote.cache import fetch
 from dlcli.remote.plan import Action, FileState, Op, plan
 from dlcli.remote.report import SyncReport
-from dlcli.remote.settings import SyncOptions, options_from_settings
+from dlcli.remote.settings import SyncOptions
 from dlcli.remote.sync import pull, push
 from dlcli.remote.uploader import BackgroundUploader
 from dlcli.remote.url import LocalRemote, S3Remote, parse_remote
@@ -21,7 +21,6 @@ __all__ = [
     "SyncOptions",
     "SyncReport",
     "fetch",
-    "options_from_settings",
     "parse_remote",
     "plan",
     "pull",

@@ -295,9 +295,9 @@ def _read_data(cfg: Config, rng: np.random.Generator) -> TrainingData:
 
 
 def _remote_options(cfg: Config) -> Any:
-    from dlcli.remote import options_from_settings
+    from dlcli.workflows.remotes import sync_options
 
-    return options_from_settings(endpoint_url=cfg.remote.endpoint_url or None, profile=cfg.remote.profile or None)
+    return sync_options(cfg)
 
 
 def _uploader(cfg: Config, destination: str | None) -> Any:

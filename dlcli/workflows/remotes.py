@@ -1,0 +1,90 @@
+"""Remote options from the resolved configuration, and the push/pull workflow.
+
+Everything about a remote (endpoint, profile, parallel transfers, checksum mode, cache) is
+read from the one resolved :class:`~dlcli.config.Config`, so ``[remote]`` keys, ``DLCLI_REMOTE_*``
+variables and ``--set remote.*`` reach every command that touches a remote, wherever its
+config file lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dlcli.config import Config, load_config
+from dlcli.errors import RemoteUsageError, setting
+from dlcli.remote import SyncOptions, SyncReport, pull, push
+
+
+def sync_options(cfg: Config, *, checksum: str | None = None, **extra: Any) -> SyncOptions:
+    """:class:`SyncOptions` from ``cfg.remote``; ``checksum`` is an explicit choice (a flag)
+    that wins over ``AWS_REQUEST_CHECKSUM_CALCULATION``, which wins over ``remote.checksum``."""
+    section = cfg.remote
+    return SyncOptions(
+        endpoint_url=section.endpoint_url or None,
+        profile=section.profile or None,
+        jobs=section.jobs,
+        checksum=checksum,
+        default_checksum=section.checksum,
+        cache_dir=Path(section.cache_dir).expanduser() if section.cache_dir else None,
+        **extra,
+    )
+
+
+def options_for(
+    *locations: str | Path | None, endpoint_url: str | None = None, profile: str | None = None
+) -> SyncOptions | None:
+    """Options for the ``s3://`` locations among ``locations`` (``None`` when none is remote,
+    so local work never reads more than it needs)."""
+    if not any(str(loc).startswith("s3://") for loc in locations if loc):
+        return None
+    return sync_options(load_config(None, _remote_overrides(endpoint_url, profile)))
+
+
+def _remote_overrides(endpoint_url: str | None, profile: str | None, jobs: int | None = None) -> dict[str, Any]:
+    given = {"remote.endpoint_url": endpoint_url, "remote.profile": profile, "remote.jobs": jobs}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def sync(
+    direction: str,
+    src: str,
+    dest: str | None,
+    *,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    jobs: int | None = None,
+    checksum: str | None = None,
+    dry_run: bool = False,
+    delete: bool = False,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    on_total: Callable[[int], None] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> SyncReport:
+    """``push`` (local ``src`` to the remote ``dest``) or ``pull`` (remote ``src`` into the
+    directory ``dest``); ``dest`` defaults to ``remote.url`` for push and ``.`` for pull."""
+    cfg = load_config(None, _remote_overrides(endpoint_url, profile, jobs))
+    options = sync_options(
+        cfg,
+        checksum=checksum,
+        dry_run=dry_run,
+        delete=delete,
+        include=include,
+        exclude=exclude,
+        on_total=on_total,
+        on_bytes=on_bytes,
+    )
+    if direction == "push":
+        return push(Path(src), dest or _default_remote(cfg), options)
+    return pull(src, Path(dest or "."), options)
+
+
+def _default_remote(cfg: Config) -> str:
+    if not cfg.remote.url:
+        raise RemoteUsageError(
+            f"No DEST given for push, and {setting('remote.url')} is not set.",
+            hint=f"Pass DEST (dlcli push SRC DEST), or set {setting('remote.url')}.",
+        )
+    return cfg.remote.url

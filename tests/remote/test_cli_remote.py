@@ -82,6 +82,7 @@ def test_train_push_to_local_remote(tmp_path: Path) -> None:
     assert "run/checkpoints/epoch-0003.h5" in pushed
 
 
+@pytest.mark.s3
 def test_eval_and_predict_on_s3_model_via_cache(moto_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_server.key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.secret)
@@ -111,6 +112,7 @@ def test_eval_and_predict_on_s3_model_via_cache(moto_server, monkeypatch: pytest
     assert list((tmp_path / "cache" / "objects").glob("*/model.h5")) == cached
 
 
+@pytest.mark.s3
 def test_secrets_never_reach_output_run_files_or_the_remote(
     moto_server,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]

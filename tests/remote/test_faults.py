@@ -27,6 +27,8 @@ import pytest
 from dlcli.remote import S3Remote, SyncOptions, pull, push
 from dlcli.remote.s3 import MULTIPART_THRESHOLD, S3Store
 
+pytestmark = pytest.mark.s3  # every test runs against moto through the proxy
+
 # Not forwarded: per-connection headers, and Expect (this proxy already answered 100-continue
 # and holds the whole body; botocore does not sign Expect).
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"}
@@ -208,6 +210,7 @@ def is_part(path: str, number: int) -> Callable[[str, str, dict[str, list[str]]]
     return lambda m, p, q: m == "PUT" and p == path and q.get("partNumber") == [str(number)]
 
 
+@pytest.mark.slow  # two jittered backoffs: up to 3 s
 def test_put_retried_after_two_503s(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = moto_server.new_bucket()
     (tmp_path / "src").mkdir()
@@ -260,6 +263,7 @@ def assert_nothing_left(moto_server, bucket: str, key: str) -> None:  # type: ig
     assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix=key)
 
 
+@pytest.mark.slow  # four jittered backoffs: up to 15 s
 def test_failed_multipart_upload_is_aborted(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = moto_server.new_bucket()
     src = big_file(tmp_path)

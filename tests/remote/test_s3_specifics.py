@@ -18,6 +18,7 @@ def moto(moto_server, monkeypatch):  # type: ignore[no-untyped-def]
     return moto_server
 
 
+@pytest.mark.s3
 def test_foreign_objects_pull_and_compare_by_md5(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = moto.new_bucket()
     moto.client().put_object(Bucket=bucket, Key="p/a.txt", Body=b"hello")
@@ -27,6 +28,7 @@ def test_foreign_objects_pull_and_compare_by_md5(moto, tmp_path: Path) -> None: 
     assert push(tmp_path / "out", f"s3://{bucket}/p", options).skipped == ["a.txt"]
 
 
+@pytest.mark.s3
 def test_foreign_multipart_objects_compare_by_reproduced_etag(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from boto3.s3.transfer import TransferConfig
 
@@ -53,6 +55,7 @@ def test_foreign_multipart_objects_compare_by_reproduced_etag(moto, tmp_path: Pa
     assert push(src, f"s3://{bucket}/p", options).uploaded == ["big.bin"]
 
 
+@pytest.mark.s3
 def test_unsafe_key_refused_before_writing(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = moto.new_bucket()
     moto.client().put_object(Bucket=bucket, Key="p/ok.txt", Body=b"ok")
@@ -62,6 +65,7 @@ def test_unsafe_key_refused_before_writing(moto, tmp_path: Path) -> None:  # typ
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "out" / "ok.txt").exists()
 
 
+@pytest.mark.s3
 def test_multipart_upload_and_noop_reads_manifest(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = moto.new_bucket()
     (tmp_path / "src").mkdir()
@@ -76,6 +80,7 @@ def test_multipart_upload_and_noop_reads_manifest(moto, tmp_path: Path) -> None:
     assert got.downloaded == ["big.bin"] and (tmp_path / "out" / "big.bin").stat().st_size == 17 * 1024 * 1024
 
 
+@pytest.mark.s3
 def test_objects_known_only_by_head_enter_the_manifest(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import json
 
@@ -93,6 +98,7 @@ def test_objects_known_only_by_head_enter_the_manifest(moto, tmp_path: Path) -> 
     assert set(json.loads(body)["files"]) == {"ckpt.h5"}
 
 
+@pytest.mark.s3
 def test_fetch_caches_by_content(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = moto.new_bucket()
     (tmp_path / "src").mkdir()
@@ -104,6 +110,7 @@ def test_fetch_caches_by_content(moto, tmp_path: Path) -> None:  # type: ignore[
     assert fetch(f"s3://{bucket}/d/data.csv", options) == first
 
 
+@pytest.mark.s3
 def test_fetch_missing_object_names_it(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = moto.new_bucket()
     with pytest.raises(RemoteError, match=f"No such object s3://{bucket}/d/missing.h5 .endpoint http://127.0.0.1"):
@@ -111,6 +118,7 @@ def test_fetch_missing_object_names_it(moto, tmp_path: Path) -> None:  # type: i
     assert not list((tmp_path / "c").rglob("*.h5"))
 
 
+@pytest.mark.s3
 def test_no_such_bucket_names_bucket_and_endpoint(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "f").write_text("x")
     with pytest.raises(RemoteError) as info:
@@ -118,6 +126,7 @@ def test_no_such_bucket_names_bucket_and_endpoint(moto, tmp_path: Path) -> None:
     assert "no-such-bucket-x" in info.value.message and moto.endpoint in info.value.message
 
 
+@pytest.mark.s3
 def test_wrong_secret_on_rclone_hints_credentials(rclone_server, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = rclone_server.new_bucket()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", rclone_server.key)

@@ -14,7 +14,7 @@ from typing import Any
 
 from dlcli.remote.paths import MANIFEST_NAME, is_internal
 from dlcli.remote.plan import FileState, plain_md5
-from dlcli.remote.s3errors import translate
+from dlcli.remote.s3errors import is_missing, transfer_errors, translate
 from dlcli.remote.settings import SyncOptions, checksum_modes, resolve_endpoint
 from dlcli.remote.url import S3Remote
 
@@ -76,13 +76,21 @@ class S3Store:
         return found
 
     def read_manifest(self) -> dict[str, dict[str, Any]]:
-        """The manifest's entries, ``{}`` when there is none or it is unreadable."""
+        """The manifest's entries; ``{}`` when there is none, or it is not a dlcli manifest
+        (that only costs HEADs). Any other failure (credentials, permissions, the network)
+        raises: it must not pass for "no manifest"."""
+        key = self.remote.key(MANIFEST_NAME)
         try:
-            body = self.client.get_object(Bucket=self.remote.bucket, Key=self.remote.key(MANIFEST_NAME))["Body"].read()
+            body = self.client.get_object(Bucket=self.remote.bucket, Key=key)["Body"].read()
+        except transfer_errors() as exc:
+            if is_missing(exc):
+                return {}
+            raise self.error(exc, key) from exc
+        try:
             files = json.loads(body).get("files", {})
-            return files if isinstance(files, dict) else {}
-        except Exception:  # missing or foreign: only costs re-checks
+        except (ValueError, AttributeError):  # not JSON, not UTF-8, or not a JSON object
             return {}
+        return files if isinstance(files, dict) else {}
 
     def write_manifest(self, entries: dict[str, dict[str, Any]]) -> None:
         body = json.dumps({"format": "dlcli-manifest", "version": 1, "files": entries}, sort_keys=True).encode()
@@ -118,20 +126,18 @@ class S3Store:
         """The state of the one object at ``rel`` (for ``s3://bucket/path/file``), or None if absent."""
         try:
             head = self.client.head_object(Bucket=self.remote.bucket, Key=self.remote.key(rel))
-        except Exception as exc:
-            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if status == 404:
+        except transfer_errors() as exc:
+            if is_missing(exc):
                 return None
             raise self.error(exc, self.remote.key(rel)) from exc
         etag = str(head.get("ETag", "")).strip('"')
         return FileState(int(head["ContentLength"]), head.get("Metadata", {}).get(META_KEY), plain_md5(etag), etag)
 
     def head_sha256(self, rel: str) -> str | None:
-        try:
-            head = self.client.head_object(Bucket=self.remote.bucket, Key=self.remote.key(rel))
-        except Exception:
-            return None
-        return head.get("Metadata", {}).get(META_KEY)
+        """The SHA-256 dlcli stored in the object's metadata; None for a foreign object or one
+        deleted since the listing. Any other failure raises."""
+        state = self.single_object(rel)
+        return state.sha256 if state is not None else None
 
     def upload(self, path: Path, rel: str, sha256: str, on_bytes: Callable[[int], None] | None) -> str:
         """Upload one file with its SHA-256 in the metadata; returns the new ETag."""

@@ -11,6 +11,27 @@ _CREDENTIALS_HINT = (
 _ENDPOINT_HINT = "Check --endpoint-url (or [remote].endpoint_url, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)."
 
 
+def transfer_errors() -> tuple[type[Exception], ...]:
+    """What botocore, boto3 and s3transfer raise for a failed request or transfer: the
+    exceptions :func:`translate` turns into a RemoteError. Anything else (a local I/O error,
+    a bug) propagates unchanged. Evaluated only when an ``except`` clause is reached, so
+    boto3 is imported only on the S3 paths."""
+    import boto3.exceptions as b3
+    import botocore.exceptions as bx
+    import s3transfer.exceptions as sx
+
+    return (bx.BotoCoreError, bx.ClientError, b3.Boto3Error, sx.S3DownloadFailedError, sx.RetriesExceededError)
+
+
+def is_missing(exc: BaseException) -> bool:
+    """Whether ``exc`` says the object does not exist (NoSuchKey on GET, a bare 404 on HEAD).
+
+    A missing bucket is not a missing object: it has its own code (on HEAD, where S3 sends no
+    body, the two cannot be told apart; the listing before it has already found the bucket).
+    """
+    return error_code(exc) in ("NoSuchKey", "404", "NotFound")
+
+
 def where(bucket: str, key: str | None, endpoint: str | None) -> str:
     place = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
     return f"{place} (endpoint {endpoint or 'AWS default'})"

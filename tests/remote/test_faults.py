@@ -24,7 +24,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from dlcli.errors import RemoteError
 from dlcli.remote import S3Remote, SyncOptions, pull, push
+from dlcli.remote.paths import MANIFEST_NAME
 from dlcli.remote.s3 import MULTIPART_THRESHOLD, S3Store
 
 pytestmark = pytest.mark.s3  # every test runs against moto through the proxy
@@ -339,3 +341,50 @@ def test_proxy_forwards_chunked_bodies(proxy: FaultProxy, moto_server) -> None: 
     conn.close()
     assert response.status == 200
     assert moto_server.client().get_object(Bucket=bucket, Key="chunked.bin")["Body"].read() == b"abcdefg" + b"h" * 5000
+
+
+def push_cli(src: Path, dest: str, endpoint: str):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from dlcli.cli.app import app
+
+    return CliRunner().invoke(app, ["push", str(src), dest, "--endpoint-url", endpoint], catch_exceptions=False)
+
+
+def test_manifest_access_denied_is_an_error_not_no_manifest(proxy: FaultProxy, moto_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A 403 on the manifest must not read as "no manifest" (then a HEAD per file, and success)."""
+    bucket = moto_server.new_bucket()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    assert not push(src, f"s3://{bucket}/p", options(proxy, tmp_path)).failed  # writes the manifest
+    (src / "b.txt").write_text("b\n")
+    manifest = f"/{bucket}/p/{MANIFEST_NAME}"
+    with proxy.lock:
+        proxy.seen.clear()  # only what the second push sends
+    proxy.add(lambda m, p, q: m == "GET" and p == manifest, "403", times=100)
+    result = push_cli(src, f"s3://{bucket}/p", proxy.url)
+    assert result.exit_code == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: Access denied to s3://{bucket}/p/{MANIFEST_NAME} (endpoint {proxy.url})."], result.stderr
+    assert [s.outcome for s in proxy.requests("GET", manifest)] == ["403"]  # not retried
+    assert not proxy.requests("HEAD", f"/{bucket}/p/a.txt") and not proxy.requests("PUT", f"/{bucket}/p/b.txt")
+
+
+def test_head_access_denied_is_an_error_not_a_foreign_object(
+    proxy: FaultProxy,
+    moto_server,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    """An object the manifest does not cover is HEADed for its SHA-256; a 403 there is an error."""
+    bucket = moto_server.new_bucket()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    moto_server.client().put_object(Bucket=bucket, Key="p/a.txt", Body=b"a\n")  # no manifest, no metadata
+    path = f"/{bucket}/p/a.txt"
+    proxy.add(lambda m, p, q: m == "HEAD" and p == path, "403", times=100)
+    with pytest.raises(RemoteError) as info:
+        push(src, f"s3://{bucket}/p", options(proxy, tmp_path))
+    assert info.value.message == f"Access denied to s3://{bucket}/p/a.txt (endpoint {proxy.url})."
+    assert [s.outcome for s in proxy.requests("HEAD", path)] == ["403"]

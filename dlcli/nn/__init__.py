@@ -1,7 +1,9 @@
-"""Pure-NumPy neural-network core: layers, activations, losses, optimizers, schedules, model.
+"""Pure-NumPy neural-network core: layers, activations, losses, metrics, optimizers,
+schedules, initialisers, the model, and the task table.
 
 No I/O and no printing; errors are the typed ones from :mod:`dlcli.errors`; randomness comes
-only from the ``np.random.Generator`` passed to :meth:`Sequential.build`.
+only from the ``np.random.Generator`` passed to :meth:`Sequential.build`. Everything chosen by
+name lives in a :class:`~dlcli.nn.registry.Registry`, all of them in :data:`REGISTRIES`.
 """
 
 from .activations import ACTIVATIONS, get_activation
@@ -12,7 +14,13 @@ from .losses import LOSSES, Loss, get_loss
 from .model import Sequential
 from .normalization import BatchNormalization, Normalization
 from .optimizers import OPTIMIZERS, Optimizer, clip_by_global_norm, get_optimizer, global_norm
+from .registry import Registry
 from .schedules import SCHEDULES, Schedule, get_schedule
+from .tasks import TASKS, Task, get_task
+
+REGISTRIES: dict[str, Registry] = {  # type: ignore[type-arg]
+    registry.kind: registry for registry in (ACTIVATIONS, INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES)
+}
 
 __all__ = [
     "ACTIVATIONS",
@@ -20,7 +28,9 @@ __all__ = [
     "LAYERS",
     "LOSSES",
     "OPTIMIZERS",
+    "REGISTRIES",
     "SCHEDULES",
+    "TASKS",
     "Activation",
     "BatchNormalization",
     "Dense",
@@ -29,14 +39,17 @@ __all__ = [
     "Loss",
     "Normalization",
     "Optimizer",
+    "Registry",
     "Schedule",
     "Sequential",
+    "Task",
     "clip_by_global_norm",
     "get_activation",
     "get_initializer",
     "get_loss",
     "get_optimizer",
     "get_schedule",
+    "get_task",
     "global_norm",
     "layer_from_config",
 ]

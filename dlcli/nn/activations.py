@@ -22,6 +22,8 @@ import numpy as np
 
 from dlcli.errors import ConfigError
 
+from .registry import Registry
+
 Kernel = Callable[[np.ndarray, np.ndarray], None]
 BackwardKernel = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
@@ -38,7 +40,8 @@ _AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 def _erf(X: np.ndarray) -> np.ndarray:
     """erf(X) in X's dtype: exact (``math.erf``) for float64, A&S 7.1.26 for float32."""
     if X.dtype == np.float64:
-        return _exact_erf(X).astype(np.float64)
+        exact: np.ndarray = _exact_erf(X).astype(np.float64)
+        return exact
     x = X.astype(np.float64)  # evaluate the polynomial in float64, round once at the end
     t = 1.0 / (1.0 + _AS_P * np.abs(x))
     poly = t * (_AS_A[0] + t * (_AS_A[1] + t * (_AS_A[2] + t * (_AS_A[3] + t * _AS_A[4]))))
@@ -60,12 +63,16 @@ class ActivationFunction:
     needs_input : bool
         True when ``backward`` reads ``Z``; the caller must then keep ``Z`` and may not
         compute the activation in place.
+    elementwise : bool
+        False for row-wise activations (softmax): they have no element-wise derivative and
+        are output activations, not hidden ones.
     """
 
     name: str
     forward: Kernel
     backward: BackwardKernel
     needs_input: bool = False
+    elementwise: bool = True
 
     def __call__(self, Z: np.ndarray) -> np.ndarray:
         """Return ``f(Z)`` in a new array of ``Z``'s dtype."""
@@ -75,8 +82,8 @@ class ActivationFunction:
 
     def derivative(self, Z: np.ndarray) -> np.ndarray:
         """Element-wise derivative ``f'(Z)``, shape of ``Z`` (not defined for softmax)."""
-        if self.name == "softmax":
-            raise ConfigError("softmax is row-wise: use backward() for its Jacobian product.")
+        if not self.elementwise:
+            raise ConfigError(f"{self.name} is row-wise: use backward() for its Jacobian product.")
         Y = self(Z)
         out = np.empty_like(Z)
         self.backward(np.ones_like(Z), Z, Y, out)
@@ -192,18 +199,20 @@ def _gelu_bwd(dY: np.ndarray, Z: np.ndarray, Y: np.ndarray, out: np.ndarray) -> 
     np.multiply(dY, cdf + Z * pdf, out=out)
 
 
-ACTIVATIONS: dict[str, ActivationFunction] = {
-    "linear": ActivationFunction("linear", _linear_fwd, _linear_bwd),
-    "relu": ActivationFunction("relu", _relu_fwd, _relu_bwd),
-    "leaky_relu": ActivationFunction("leaky_relu", _leaky_fwd, _leaky_bwd),
-    "elu": ActivationFunction("elu", _elu_fwd, _elu_bwd),
-    "gelu": ActivationFunction("gelu", _gelu_fwd, _gelu_bwd, needs_input=True),
-    "tanh": ActivationFunction("tanh", _tanh_fwd, _tanh_bwd),
-    "sigmoid": ActivationFunction("sigmoid", _sigmoid_fwd, _sigmoid_bwd),
-    "softmax": ActivationFunction("softmax", _softmax_fwd, _softmax_bwd),
-    "softplus": ActivationFunction("softplus", _softplus_fwd, _softplus_bwd),
-    "silu": ActivationFunction("silu", _silu_fwd, _silu_bwd, needs_input=True),
-}
+ACTIVATIONS: Registry[ActivationFunction] = Registry("activation", instantiate=False)
+for _activation in (
+    ActivationFunction("linear", _linear_fwd, _linear_bwd),
+    ActivationFunction("relu", _relu_fwd, _relu_bwd),
+    ActivationFunction("leaky_relu", _leaky_fwd, _leaky_bwd),
+    ActivationFunction("elu", _elu_fwd, _elu_bwd),
+    ActivationFunction("gelu", _gelu_fwd, _gelu_bwd, needs_input=True),
+    ActivationFunction("tanh", _tanh_fwd, _tanh_bwd),
+    ActivationFunction("sigmoid", _sigmoid_fwd, _sigmoid_bwd),
+    ActivationFunction("softmax", _softmax_fwd, _softmax_bwd, elementwise=False),
+    ActivationFunction("softplus", _softplus_fwd, _softplus_bwd),
+    ActivationFunction("silu", _silu_fwd, _silu_bwd, needs_input=True),
+):
+    ACTIVATIONS.add(_activation.name, _activation)
 
 # Activations for which He initialisation is the better default (ReLU-like, unbounded above).
 RELU_FAMILY = frozenset({"relu", "leaky_relu", "elu", "gelu", "silu"})
@@ -217,9 +226,4 @@ def get_activation(name: str | None) -> ActivationFunction:
     ConfigError
         If the name is unknown; the message lists the valid names.
     """
-    key = "linear" if name is None else str(name)
-    try:
-        return ACTIVATIONS[key]
-    except KeyError:
-        valid = ", ".join(ACTIVATIONS)
-        raise ConfigError(f"Unknown activation '{name}'. Expected one of: {valid}.") from None
+    return ACTIVATIONS.lookup("linear" if name is None else str(name))

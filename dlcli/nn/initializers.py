@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.errors import ConfigError
-
 from .activations import RELU_FAMILY
+from .registry import Registry
 
 Initializer = Callable[[tuple[int, ...], np.random.Generator, np.dtype], np.ndarray]
 
@@ -62,24 +61,25 @@ def _ones(shape: tuple[int, ...], rng: np.random.Generator, dtype: np.dtype) -> 
     return np.ones(shape, dtype=dtype)
 
 
-INITIALIZERS: dict[str, Initializer] = {
-    "he_normal": _variance_scaling(2.0, "fan_in", "normal"),
-    "he_uniform": _variance_scaling(2.0, "fan_in", "uniform"),
-    "glorot_normal": _variance_scaling(1.0, "fan_avg", "normal"),
-    "glorot_uniform": _variance_scaling(1.0, "fan_avg", "uniform"),
-    "zeros": _zeros,
-    "ones": _ones,
-}
-
-# Keras serialises initialisers as {"class_name": "GlorotUniform", ...}; map both spellings.
-_CLASS_NAMES = {
-    "HeNormal": "he_normal",
-    "HeUniform": "he_uniform",
-    "GlorotNormal": "glorot_normal",
-    "GlorotUniform": "glorot_uniform",
-    "Zeros": "zeros",
-    "Ones": "ones",
-}
+# Keras serialises initialisers as {"class_name": "GlorotUniform", ...}: both spellings work.
+INITIALIZERS: Registry[Initializer] = Registry(
+    "initializer",
+    instantiate=False,
+    aliases={
+        "HeNormal": "he_normal",
+        "HeUniform": "he_uniform",
+        "GlorotNormal": "glorot_normal",
+        "GlorotUniform": "glorot_uniform",
+        "Zeros": "zeros",
+        "Ones": "ones",
+    },
+)
+INITIALIZERS.add("he_normal", _variance_scaling(2.0, "fan_in", "normal"))
+INITIALIZERS.add("he_uniform", _variance_scaling(2.0, "fan_in", "uniform"))
+INITIALIZERS.add("glorot_normal", _variance_scaling(1.0, "fan_avg", "normal"))
+INITIALIZERS.add("glorot_uniform", _variance_scaling(1.0, "fan_avg", "uniform"))
+INITIALIZERS.add("zeros", _zeros)
+INITIALIZERS.add("ones", _ones)
 
 
 def initializer_name(spec: Any) -> str:
@@ -93,16 +93,12 @@ def initializer_name(spec: Any) -> str:
     name = spec
     if isinstance(spec, dict):
         name = spec.get("class_name", spec.get("config", {}).get("name"))
-    name = _CLASS_NAMES.get(str(name), str(name))
-    if name not in INITIALIZERS:
-        valid = ", ".join(INITIALIZERS)
-        raise ConfigError(f"Unknown initializer '{name}'. Expected one of: {valid}.")
-    return name
+    return INITIALIZERS.canonical(str(name))
 
 
 def get_initializer(spec: Any) -> Initializer:
     """Return the initialiser for a name or Keras dict spec; see :func:`initializer_name`."""
-    return INITIALIZERS[initializer_name(spec)]
+    return INITIALIZERS.lookup(initializer_name(spec))
 
 
 def default_kernel_initializer(activation: str | None) -> str:

@@ -12,6 +12,7 @@ from .activations import get_activation
 from .base import Layer
 from .initializers import default_kernel_initializer, get_initializer, initializer_name
 from .normalization import BatchNormalization, Normalization
+from .registry import Registry
 
 
 class Dense(Layer):
@@ -214,19 +215,11 @@ class Activation(Layer):
         return ("name", "trainable", "activation")
 
 
-LAYERS: dict[str, type[Layer]] = {
-    "Dense": Dense,
-    "Dropout": Dropout,
-    "BatchNormalization": BatchNormalization,
-    "Activation": Activation,
-    "Normalization": Normalization,
-}
+LAYERS: Registry[type[Layer]] = Registry("layer")
+for _layer in (Dense, Dropout, BatchNormalization, Activation, Normalization):
+    LAYERS.add(_layer.class_name, _layer)
 
 
 def layer_from_config(class_name: str, config: dict[str, Any]) -> Layer:
     """Instantiate ``LAYERS[class_name]`` from its config; unknown names list the valid ones."""
-    try:
-        cls = LAYERS[class_name]
-    except KeyError:
-        raise ConfigError(f"Unknown layer '{class_name}'. Expected one of: {', '.join(LAYERS)}.") from None
-    return cls.from_config(config)
+    return LAYERS.lookup(class_name).from_config(config)

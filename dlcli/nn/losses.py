@@ -13,10 +13,22 @@ import numpy as np
 
 from dlcli.errors import ConfigError, DataError
 
+from .registry import Registry
+
 PROBABILITY_EPSILON = 1e-7  # Keras clips probabilities to [eps, 1 - eps] before log
 # Logits within this range of each other cannot make exp(z - max) underflow in float32
 # (exp(-80) ~ 1.8e-35 > 1.2e-38), so one shift by the batch maximum is enough.
 _SAFE_SPREAD = 80.0
+
+
+LOSSES: Registry[type[Loss]] = Registry(
+    "loss",
+    aliases={
+        "mean_squared_error": "mse",
+        "mean_absolute_error": "mae",
+        "sparse_categorical_crossentropy": "categorical_crossentropy",
+    },
+)
 
 
 class Loss:
@@ -41,7 +53,8 @@ class Loss:
             y = y.reshape(-1, 1)
         if y.ndim != 2 or y.shape[1] != n_outputs:
             raise DataError(f"Targets for loss '{self.name}' must have shape (n, {n_outputs}), got {y.shape}.")
-        return y.astype(dtype, copy=False)
+        targets: np.ndarray = y.astype(dtype, copy=False)
+        return targets
 
     def loss_and_grad(self, y_pred: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> float:
         """Return the loss and write ``dL/dy_pred`` into ``out`` (same shape as ``y_pred``)."""
@@ -62,6 +75,7 @@ class Loss:
         return out
 
 
+@LOSSES.register()
 class MeanSquaredError(Loss):
     """``L = 1/(2n) * sum_i sum_j (y_ij - y*_ij)^2``; gradient ``(y - y*)/n``.
 
@@ -72,20 +86,21 @@ class MeanSquaredError(Loss):
     name = "mse"
 
     def loss_and_grad(self, y_pred: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> float:
-        n = y_pred.shape[0]
+        n = int(y_pred.shape[0])
         np.subtract(y_pred, y_true, out=out)
         value = 0.5 * float(np.vdot(out, out)) / n
         out *= 1.0 / n
         return value
 
 
+@LOSSES.register()
 class MeanAbsoluteError(Loss):
     """``L = 1/n * sum_i sum_j |y_ij - y*_ij|``; gradient ``sign(y - y*)/n``."""
 
     name = "mae"
 
     def loss_and_grad(self, y_pred: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> float:
-        n = y_pred.shape[0]
+        n = int(y_pred.shape[0])
         np.subtract(y_pred, y_true, out=out)
         value = float(np.abs(out).sum(dtype=np.float64)) / n
         np.sign(out, out=out)
@@ -93,6 +108,7 @@ class MeanAbsoluteError(Loss):
         return value
 
 
+@LOSSES.register()
 class Huber(Loss):
     """Huber with ``delta``: ``e^2/2`` for ``|e| <= delta``, else ``delta(|e| - delta/2)``;
     summed over outputs, averaged over samples."""
@@ -105,7 +121,7 @@ class Huber(Loss):
         self.delta = float(delta)
 
     def loss_and_grad(self, y_pred: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> float:
-        n, d = y_pred.shape[0], self.delta
+        n, d = int(y_pred.shape[0]), self.delta
         err = y_pred - y_true
         abs_err = np.abs(err)
         quad = np.minimum(abs_err, d)
@@ -115,6 +131,7 @@ class Huber(Loss):
         return value
 
 
+@LOSSES.register()
 class BinaryCrossentropy(Loss):
     """Binary cross-entropy, fused with ``sigmoid``.
 
@@ -127,7 +144,7 @@ class BinaryCrossentropy(Loss):
     fused_activation = "sigmoid"
 
     def from_logits(self, logits: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> float:
-        n = logits.shape[0]
+        n = int(logits.shape[0])
         z = logits
         value = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
         loss = float(value.sum(dtype=np.float64)) / n
@@ -140,7 +157,7 @@ class BinaryCrossentropy(Loss):
         return loss
 
     def loss_and_grad(self, y_pred: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> float:
-        n = y_pred.shape[0]
+        n = int(y_pred.shape[0])
         p = np.clip(y_pred, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON)
         value = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
         inside = (y_pred > PROBABILITY_EPSILON) & (y_pred < 1 - PROBABILITY_EPSILON)
@@ -148,6 +165,7 @@ class BinaryCrossentropy(Loss):
         return float(value.sum(dtype=np.float64)) / n
 
 
+@LOSSES.register()
 class CategoricalCrossentropy(Loss):
     """Categorical cross-entropy, fused with ``softmax``.
 
@@ -169,7 +187,7 @@ class CategoricalCrossentropy(Loss):
             y = y[:, 0]
         if y.ndim != 1:
             return super().prepare_targets(y, n_outputs, dtype)
-        labels = y.astype(np.int64, copy=False)
+        labels: np.ndarray = y.astype(np.int64, copy=False)
         integral = y.dtype.kind in "iub" or np.array_equal(labels, y)
         if y.size and (not integral or labels.min() < 0 or labels.max() >= n_outputs):
             raise DataError(
@@ -178,7 +196,7 @@ class CategoricalCrossentropy(Loss):
         return labels
 
     def from_logits(self, logits: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> float:
-        n, k = logits.shape
+        n, k = int(logits.shape[0]), int(logits.shape[1])
         hi = logits.max()
         # Shifting by the batch maximum (one fast reduction) already rules out overflow, and
         # when all logits lie within _SAFE_SPREAD no row sum can underflow either; otherwise
@@ -188,8 +206,11 @@ class CategoricalCrossentropy(Loss):
         else:
             np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
         labels = y_true.ndim == 1
-        flat_index = self._flat_index(n, k, y_true) if labels else None
-        picked = out.reshape(-1).take(flat_index) if labels else np.einsum("ij,ij->i", out, y_true)
+        if labels:
+            flat_index = self._flat_index(n, k, y_true)
+            picked = out.reshape(-1).take(flat_index)
+        else:
+            picked = np.einsum("ij,ij->i", out, y_true)
         np.exp(out, out=out)
         sums = out @ self._ones(k, out.dtype)  # row sums via BLAS, far faster than sum(axis=1)
         log_sums = np.log(sums) if labels else np.log(sums) * y_true.sum(axis=1)
@@ -209,7 +230,8 @@ class CategoricalCrossentropy(Loss):
         key = (n, k)
         if key not in self._row_starts:
             self._row_starts = {key: np.arange(n, dtype=np.int64) * k}
-        return self._row_starts[key] + labels
+        positions: np.ndarray = self._row_starts[key] + labels
+        return positions
 
     def _ones(self, k: int, dtype: np.dtype) -> np.ndarray:
         if self._ones_vec.shape != (k,) or self._ones_vec.dtype != dtype:
@@ -217,7 +239,7 @@ class CategoricalCrossentropy(Loss):
         return self._ones_vec
 
     def loss_and_grad(self, y_pred: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> float:
-        n = y_pred.shape[0]
+        n = int(y_pred.shape[0])
         onehot = _one_hot(y_true, y_pred.shape[1], y_pred.dtype)
         p = np.clip(y_pred, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON)
         value = float(-np.sum(onehot * np.log(p), dtype=np.float64)) / n
@@ -234,20 +256,6 @@ def _one_hot(y: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:
     return onehot
 
 
-LOSSES: dict[str, type[Loss]] = {
-    "mse": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "huber": Huber,
-    "binary_crossentropy": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-}
-_ALIASES = {
-    "mean_squared_error": "mse",
-    "mean_absolute_error": "mae",
-    "sparse_categorical_crossentropy": "categorical_crossentropy",
-}
-
-
 def get_loss(name: str, **kwargs: Any) -> Loss:
     """Instantiate a loss by registry name (Keras long names are accepted as aliases).
 
@@ -256,7 +264,5 @@ def get_loss(name: str, **kwargs: Any) -> Loss:
     ConfigError
         If the name is unknown; the message lists the valid names.
     """
-    key = _ALIASES.get(name, name)
-    if key not in LOSSES:
-        raise ConfigError(f"Unknown loss '{name}'. Expected one of: {', '.join(LOSSES)}.")
-    return LOSSES[key](**kwargs)
+    loss: Loss = LOSSES.get(name, **kwargs)
+    return loss

@@ -206,7 +206,7 @@ class Sequential:
             else:
                 value = self.loss(last.forward(H, False), yb)
             total += value * H.shape[0]
-        return total / n
+        return float(total / n)
 
     # --- parameters ---------------------------------------------------------------------
     def parameters(self) -> list[np.ndarray]:
@@ -275,7 +275,7 @@ class Sequential:
             if layer.get_weights() or layer.name in weights:
                 if layer.name not in weights:
                     raise ModelFileError(f"No weights for layer '{layer.name}'.")
-                layer.set_weights(dict(weights[layer.name]))  # type: ignore[index]
+                layer.set_weights(dict(weights[layer.name]))
 
     def copy_weights(self) -> list[np.ndarray]:
         """Copies of every weight (trainable and state), for restore-best."""

@@ -85,7 +85,7 @@ class BatchNormalization(Layer):
         inv_std = 1.0 / np.sqrt(var + self.dtype.type(self.epsilon))
         x_hat = centred * inv_std
         self._cache = (x_hat, inv_std) if training else (x_hat, -inv_std)  # sign marks mode
-        Y = x_hat * self._gamma()
+        Y: np.ndarray = x_hat * self._gamma()
         if self.center:
             Y += self.params["beta"]
         return Y
@@ -106,12 +106,15 @@ class BatchNormalization(Layer):
         if self.center:
             np.sum(dY, axis=0, out=self.grads["beta"])
         dx_hat = dY * self._gamma()
+        dX: np.ndarray
         if signed_inv_std[0] < 0:  # inference statistics are constants
-            return dx_hat * -signed_inv_std
+            dX = dx_hat * -signed_inv_std
+            return dX
         n = dY.shape[0]
         # d/dx of (x - mean) / std through the batch mean and variance.
         inner = n * dx_hat - dx_hat.sum(axis=0) - x_hat * np.sum(dx_hat * x_hat, axis=0)
-        return inner * (signed_inv_std / n)
+        dX = inner * (signed_inv_std / n)
+        return dX
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -202,15 +205,18 @@ class Normalization(Layer):
         self.state["count"][...] = X.shape[0]
 
     def _denominator(self) -> np.ndarray:
-        return np.maximum(np.sqrt(self.state["variance"]), self.dtype.type(KERAS_EPSILON))
+        denominator: np.ndarray = np.maximum(np.sqrt(self.state["variance"]), self.dtype.type(KERAS_EPSILON))
+        return denominator
 
     def forward(self, X: np.ndarray, training: bool) -> np.ndarray:
         self._X_denominator = self._denominator()
-        return (X - self.state["mean"]) / self._X_denominator
+        Y: np.ndarray = (X - self.state["mean"]) / self._X_denominator
+        return Y
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
         denom = self._denominator() if self._X_denominator is None else self._X_denominator
-        return dY / denom
+        dX: np.ndarray = dY / denom
+        return dX
 
     def get_config(self) -> dict[str, Any]:
         # mean/variance travel as weights, not in the config (Keras' adapt() layout).

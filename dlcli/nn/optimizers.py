@@ -28,6 +28,8 @@ import numpy as np
 
 from dlcli.errors import ConfigError
 
+from .registry import Registry
+
 StateDict = dict[str, Any]
 Kernel = Callable[..., None]
 
@@ -57,6 +59,9 @@ def _check_unit(name: str, value: float) -> float:
     return float(value)
 
 
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer", argument="hyper-parameter")
+
+
 class Optimizer:
     """Base class: state handling, weight decay and the flat-buffer fast path."""
 
@@ -71,7 +76,7 @@ class Optimizer:
         self.iterations = 0
         self._flat: dict[str, np.ndarray] = {}  # slot -> flat state (plus "_tmp" scratch)
         self._views: dict[str, list[np.ndarray]] = {}
-        self._layout: tuple[list[np.ndarray], list[np.ndarray], Any] | None = None
+        self._layout: tuple[list[np.ndarray], list[np.ndarray], tuple[np.ndarray, np.ndarray] | None] | None = None
 
     def hyper(self) -> dict[str, float]:
         """Hyper-parameters as passed to the constructor."""
@@ -102,13 +107,15 @@ class Optimizer:
             start += p.size
         return views
 
-    def _groups(self, params: list[np.ndarray], grads: list[np.ndarray]):
+    def _groups(
+        self, params: list[np.ndarray], grads: list[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
         """Yield ``(p, g, {slot: s})`` groups: one for a tiled flat buffer, else one per param."""
         cached = self._layout
         if cached is None or not (_same(cached[0], params) and _same(cached[1], grads)):
             pbase, gbase = _tiled_base(params), _tiled_base(grads)
-            flat = pbase is not None and gbase is not None
-            cached = (list(params), list(grads), (pbase, gbase) if flat else None)
+            bases = (pbase, gbase) if pbase is not None and gbase is not None else None
+            cached = (list(params), list(grads), bases)
             self._layout = cached
             self._ensure_state(params)
         if cached[2] is not None:
@@ -160,17 +167,19 @@ class Optimizer:
         self._views, self._layout = {}, None
 
 
+@OPTIMIZERS.register()
 class SGD(Optimizer):
     """Plain gradient descent, exactly ``w <- w - lr * g``."""
 
     name = "sgd"
 
-    def _update(self, p, g, state, lr):
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
         self._decay(p, g, state)
         g *= lr
         p -= g
 
 
+@OPTIMIZERS.register()
 class Momentum(Optimizer):
     """Heavy-ball momentum, Keras form: ``v <- mu v - lr g; w <- w + v``."""
 
@@ -185,7 +194,7 @@ class Momentum(Optimizer):
     def hyper(self) -> dict[str, float]:
         return {**super().hyper(), "momentum": self.momentum}
 
-    def _update(self, p, g, state, lr):
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
         v = state["velocity"]
         self._decay(p, g, state)
         g *= lr
@@ -199,6 +208,7 @@ class Momentum(Optimizer):
             p += v
 
 
+@OPTIMIZERS.register()
 class Nesterov(Momentum):
     """Nesterov momentum, Keras form: ``v <- mu v - lr g; w <- w + mu v - lr g``."""
 
@@ -206,6 +216,7 @@ class Nesterov(Momentum):
     nesterov = True
 
 
+@OPTIMIZERS.register()
 class Adam(Optimizer):
     """Adam (Keras' formulation: ``epsilon`` outside the bias-corrected square root).
 
@@ -233,7 +244,7 @@ class Adam(Optimizer):
     def hyper(self) -> dict[str, float]:
         return {**super().hyper(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
-    def _update(self, p, g, state, lr):
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
         m, v = state["m"], state["v"]
         if not self.decoupled:
             self._decay(p, g, state)
@@ -261,6 +272,7 @@ def _adam_kernel(
     p -= g
 
 
+@OPTIMIZERS.register()
 class AdamW(Adam):
     """Adam with decoupled weight decay: ``w <- w - lr wd w`` before the Adam step."""
 
@@ -273,6 +285,7 @@ class AdamW(Adam):
         super().__init__(beta_1, beta_2, epsilon, weight_decay)
 
 
+@OPTIMIZERS.register()
 class RMSprop(Optimizer):
     """RMSprop: ``s <- rho s + (1-rho) g^2; w <- w - lr g / (sqrt(s) + eps)``."""
 
@@ -290,7 +303,7 @@ class RMSprop(Optimizer):
     def hyper(self) -> dict[str, float]:
         return {**super().hyper(), "rho": self.rho, "epsilon": self.epsilon}
 
-    def _update(self, p, g, state, lr):
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
         v, tmp = state["v"], state["_tmp"]
         self._decay(p, g, state)
         np.square(g, out=tmp)
@@ -304,9 +317,6 @@ class RMSprop(Optimizer):
         p -= tmp
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adam, AdamW, RMSprop)}
-
-
 def get_optimizer(name: str, **hyper: Any) -> Optimizer:
     """Instantiate an optimizer by name with keyword hyper-parameters.
 
@@ -315,16 +325,8 @@ def get_optimizer(name: str, **hyper: Any) -> Optimizer:
     ConfigError
         For an unknown name or hyper-parameter; the message lists the valid ones.
     """
-    if name not in OPTIMIZERS:
-        raise ConfigError(f"Unknown optimizer '{name}'. Expected one of: {', '.join(OPTIMIZERS)}.")
-    cls = OPTIMIZERS[name]
-    valid = cls.__init__.__code__.co_varnames[1 : cls.__init__.__code__.co_argcount]
-    unknown = [k for k in hyper if k not in valid]
-    if unknown:
-        raise ConfigError(
-            f"Unknown hyper-parameter '{unknown[0]}' for optimizer '{name}'. Expected one of: {', '.join(valid)}."
-        )
-    return cls(**hyper)
+    optimizer: Optimizer = OPTIMIZERS.get(name, **hyper)
+    return optimizer
 
 
 def global_norm(grads: list[np.ndarray]) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dlcli.errors import DataError
-from dlcli.train.metrics import classification_metrics, regression_metrics
+from dlcli.nn.metrics import classification_metrics, regression_metrics
 
 
 def test_multiclass_by_hand() -> None:

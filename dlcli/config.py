@@ -1,8 +1,13 @@
-"""Configuration: the schema, its defaults, and resolution.
+"""Configuration: the schema with its constraints, its defaults, and resolution.
 
 Resolution order, last wins: built-in defaults < ``dlcli.toml`` < ``DLCLI_<SECTION>_<KEY>``
 environment variables < command-line flags (given as dotted overrides such as
 ``train.epochs=50``). Everything is validated once, here, and returned as frozen dataclasses.
+
+Each field is declared with :func:`setting`: its default, what it means, its flag, and its
+constraints (choices, a range) side by side. Choices that name registered things (optimizers,
+activations, tasks, ...) are read from the registries in :mod:`dlcli.nn`, so the schema, the
+``init`` template and docs/configuration.md never restate them.
 """
 
 from __future__ import annotations
@@ -11,80 +16,198 @@ import dataclasses
 import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+from dlcli import tomlwriter
 from dlcli.errors import ConfigError
+from dlcli.errors import setting as mention
 
 CONFIG_FILENAME = "dlcli.toml"
 
-TASKS = ("auto", "binary", "multiclass", "regression")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid", "softplus", "silu", "linear")
-LOSSES = ("auto", "mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "exponential", "cosine", "reduce_on_plateau")
-MONITORS = ("val_loss", "loss", "val_accuracy", "val_f1_macro", "val_r2", "val_mae", "val_rmse")
-DTYPES = ("float32", "float64")
-CHECKSUM_MODES = ("when_required", "when_supported")
+
+# --- constraints ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What the schema knows about one key (the field's metadata, plus its name)."""
+
+    key: str
+    default: Any
+    help: str
+    flag: str | None = None
+    choices: Callable[[], tuple[str, ...]] | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    item_low: int | None = None
+    path: bool = False
+
+    def valid_choices(self) -> tuple[str, ...] | None:
+        return None if self.choices is None else self.choices()
+
+    def range_text(self) -> str | None:
+        """``">= 0 and < 1"`` style bounds, or ``None`` when unbounded."""
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return " and ".join(parts) or None
+
+
+def setting(default: Any, help: str, **constraints: Any) -> Any:
+    """A config field: ``default``, its ``help`` text, and :class:`Setting` constraints."""
+    metadata = {"help": help, **constraints}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def registered(kind: str, *first: str, where: Callable[[Any], bool] | None = None) -> Callable[[], tuple[str, ...]]:
+    """Choices read from the ``dlcli.nn`` registry of ``kind`` (imported when first needed)."""
+
+    def names() -> tuple[str, ...]:
+        from dlcli.nn import REGISTRIES
+
+        registry = REGISTRIES[kind]
+        return (*first, *(name for name in registry.names() if where is None or where(registry[name])))
+
+    return names
+
+
+def _tasks() -> tuple[str, ...]:
+    from dlcli.nn.tasks import TASKS
+
+    return ("auto", *TASKS)
+
+
+def _monitors() -> tuple[str, ...]:
+    from dlcli.nn.tasks import monitors
+
+    return monitors()
+
+
+def _dtypes() -> tuple[str, ...]:
+    from dlcli.nn.model import DTYPES
+
+    return DTYPES
+
+
+def _checksum_modes() -> tuple[str, ...]:
+    from dlcli.remote.settings import CHECKSUM_MODES
+
+    return CHECKSUM_MODES
+
+
+# --- the schema ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    path: str = ""
-    target: str = ""
-    task: str = "auto"
-    val_split: float = 0.2
-    features: list[str] = field(default_factory=list)
-    ignore: list[str] = field(default_factory=list)
-    delimiter: str = ","
+    path: str = setting(
+        "", "training data: CSV with a header, NPZ (X, y), HDF5 (/X, /y), or an s3:// URL", flag="--data", path=True
+    )
+    target: str = setting("", "the column to predict (CSV)", flag="--target")
+    task: str = setting(
+        "auto",
+        "auto: string targets and integer targets with at most 20 values are classes, else regression",
+        choices=_tasks,
+    )
+    val_split: float = setting(
+        0.2,
+        "fraction held out for validation (shuffled with the seed, stratified for classes); 0 trains without one",
+        flag="--val-split",
+        low=0.0,
+        high=1.0,
+        high_open=True,
+    )
+    features: list[str] = setting([], "feature columns to use (default: every column but the target and ignore)")
+    ignore: list[str] = setting([], "columns to drop, e.g. identifiers")
+    delimiter: str = setting(",", "CSV field delimiter")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    hidden: list[int] = field(default_factory=lambda: [64, 32])
-    activation: str = "relu"
-    dropout: float = 0.3
-    batch_norm: bool = False
-    loss: str = "auto"
-    dtype: str = "float32"
+    hidden: list[int] = setting(
+        [64, 32], "hidden layer widths; [] gives a linear or logistic model", flag="--hidden", item_low=1
+    )
+    activation: str = setting(
+        "relu",
+        "activation of the hidden layers",
+        flag="--activation",
+        choices=registered("activation", where=lambda a: a.elementwise),
+    )
+    dropout: float = setting(
+        0.3, "dropout rate after each hidden layer", flag="--dropout", low=0.0, high=1.0, high_open=True
+    )
+    batch_norm: bool = setting(False, "batch normalisation before each hidden activation")
+    loss: str = setting(
+        "auto", "auto picks the task's loss; mse is L = 1/(2n) Σ (y − y*)²", choices=registered("loss", "auto")
+    )
+    dtype: str = setting("float32", "dtype of weights and computation", choices=_dtypes)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 300
-    batch_size: int = 32
-    lr: float = 1e-3
-    optimizer: str = "adamw"
-    weight_decay: float = 0.3
-    schedule: str = "constant"
-    warmup_epochs: int = 0
-    clip_norm: float = 0.0
-    patience: int = 100
-    min_delta: float = 0.0
-    monitor: str = "val_loss"
-    restore_best: bool = True
-    refit: bool = True
-    checkpoint_every: int = 10
-    seed: int = 0
+    epochs: int = setting(300, "maximum number of epochs (early stopping usually ends sooner)", flag="--epochs", low=1)
+    batch_size: int = setting(32, "mini-batch size; batches are reshuffled every epoch", flag="--batch-size", low=1)
+    lr: float = setting(1e-3, "learning rate", flag="--lr", low=0.0, low_open=True)
+    optimizer: str = setting("adamw", "the update rule", flag="--optimizer", choices=registered("optimizer"))
+    weight_decay: float = setting(0.3, "L2 weight decay (decoupled for adamw: w -= lr * weight_decay * w)", low=0.0)
+    schedule: str = setting("constant", "learning-rate schedule (cosine has a warm-up)", choices=registered("schedule"))
+    warmup_epochs: int = setting(0, "linear warm-up epochs for the cosine schedule", low=0)
+    clip_norm: float = setting(0.0, "clip gradients to this global norm (0: off)", low=0.0)
+    patience: int = setting(
+        100,
+        "early stopping after this many epochs without improvement (0: off); generous because on small data the "
+        "validation loss is noisy, and restore_best makes the extra epochs cost only time",
+        flag="--patience",
+        low=0,
+    )
+    min_delta: float = setting(0.0, "smallest change that counts as an improvement", low=0.0)
+    monitor: str = setting("val_loss", "the value early stopping watches", choices=_monitors)
+    restore_best: bool = setting(True, "keep the weights of the best epoch, not the last")
+    refit: bool = setting(
+        True,
+        "after early stopping picks the best epoch count E, retrain from the same initialisation on all rows for E "
+        "epochs and save that model; the reported metrics stay those of the selection run on rows it never saw",
+    )
+    checkpoint_every: int = setting(10, "write checkpoints/epoch-NNNN.h5 every N epochs (0: off)", low=0)
+    seed: int = setting(0, "one seed for the split, the initialisation and the shuffling", flag="--seed", low=0)
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    out: str = ""
-    name: str = ""
+    out: str = setting(
+        "",
+        "run directory; empty: runs/<name>-<n> beside the config (or in the working directory), never overwriting",
+        flag="--out",
+        path=True,
+    )
+    name: str = setting("", "run name (default: the config file's or the data file's stem)")
 
 
 @dataclass(frozen=True)
 class RemoteConfig:
-    url: str = ""
-    push_to: str = ""
-    endpoint_url: str = ""
-    profile: str = ""
-    jobs: int = 8
-    checksum: str = "when_required"
-    cache_dir: str = ""
+    url: str = setting("", "default remote for push and pull: s3://bucket/prefix or a directory")
+    push_to: str = setting("", "upload checkpoints while training, then the run directory", flag="--push-to")
+    endpoint_url: str = setting(
+        "", "S3-compatible endpoint (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)", flag="--endpoint-url"
+    )
+    profile: str = setting("", "AWS profile", flag="--profile")
+    jobs: int = setting(8, "parallel transfers", flag="--jobs", low=1, high=256)
+    checksum: str = setting(
+        "when_required",
+        "boto3 request/response checksums: when_required works with most S3-compatible stores",
+        flag="--checksum",
+        choices=_checksum_modes,
+    )
+    cache_dir: str = setting("", "cache for s3:// data and models (default ~/.cache/dlcli, or DLCLI_CACHE_DIR)")
 
 
 @dataclass(frozen=True)
@@ -109,41 +232,30 @@ SECTIONS: dict[str, type] = {
     "remote": RemoteConfig,
 }
 
-# Keys holding paths: relative values in a config file are resolved against its directory.
-PATH_KEYS = ("data.path", "output.out")
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "data.task": TASKS,
-    "model.activation": ACTIVATIONS,
-    "model.loss": LOSSES,
-    "model.dtype": DTYPES,
-    "train.optimizer": OPTIMIZERS,
-    "train.schedule": SCHEDULES,
-    "train.monitor": MONITORS,
-    "remote.checksum": CHECKSUM_MODES,
-}
-
-# (low, high, low inclusive, high inclusive); None means unbounded.
-RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
-    "data.val_split": (0.0, 1.0, True, False),
-    "model.dropout": (0.0, 1.0, True, False),
-    "train.epochs": (1, None, True, True),
-    "train.batch_size": (1, None, True, True),
-    "train.lr": (0.0, None, False, True),
-    "train.weight_decay": (0.0, None, True, True),
-    "train.warmup_epochs": (0, None, True, True),
-    "train.clip_norm": (0.0, None, True, True),
-    "train.patience": (0, None, True, True),
-    "train.min_delta": (0.0, None, True, True),
-    "train.checkpoint_every": (0, None, True, True),
-    "train.seed": (0, None, True, True),
-    "remote.jobs": (1, 256, True, True),
-}
+def settings() -> dict[str, Setting]:
+    """Every key's :class:`Setting`, in schema order: what docs and the init template print."""
+    found = {}
+    for section, cls in SECTIONS.items():
+        defaults = cls()
+        for f in fields(cls):
+            key = f"{section}.{f.name}"
+            found[key] = Setting(key=key, default=getattr(defaults, f.name), **f.metadata)
+    return found
 
 
 def all_keys() -> list[str]:
     """Every valid dotted key, e.g. ``train.epochs``."""
-    return [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in fields(cls)]
+    return list(settings())
+
+
+def flag_for(key: str) -> str | None:
+    """The common flag of a config key (``--data`` for ``data.path``), if it has one."""
+    found = settings().get(key)
+    return found.flag if found else None
+
+
+# --- resolution ----------------------------------------------------------------------------
 
 
 def load_config(
@@ -163,12 +275,14 @@ def load_config(
         The environment to read ``DLCLI_<SECTION>_<KEY>`` from (default ``os.environ``).
     """
     file_values, source = _read_file(path)
-    layers = [file_values, _from_env(os.environ if environ is None else environ), _from_overrides(overrides or {})]
+    env = _from_env(os.environ if environ is None else environ)
+    layers = [file_values, env, _from_overrides(overrides or {})]
     merged: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
     for layer in layers:
         for section, values in layer.items():
             merged[section].update(values)
-    built = {s: SECTIONS[s](**_coerce_section(s, merged[s])) for s in SECTIONS}
+    schema = settings()
+    built = {s: SECTIONS[s](**_coerce_section(s, merged[s], schema)) for s in SECTIONS}
     return Config(**built, source=source)
 
 
@@ -184,7 +298,8 @@ def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]
     if not path.is_file():
         raise ConfigError(
             f"Config file '{path}' not found.",
-            hint="Create one with 'dlcli init', or pass the data with --data FILE --target COLUMN.",
+            hint=f"Create one with 'dlcli init', or pass the data with {mention('data.path', 'FILE')} "
+            f"{mention('data.target', 'COLUMN')}.",
         )
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -192,6 +307,7 @@ def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]
         raise ConfigError(f"Config file '{path}' is not valid TOML: {exc}.") from None
     except UnicodeDecodeError:
         raise ConfigError(f"Config file '{path}' is not UTF-8 text.") from None
+    schema = settings()
     values: dict[str, dict[str, Any]] = {}
     for section, table in raw.items():
         _check_section(section, where=str(path))
@@ -199,7 +315,7 @@ def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]
             raise ConfigError(f"'{section}' in {path} must be a table ([{section}]), got a {type(table).__name__}.")
         for key, value in table.items():
             _check_key(section, key, where=str(path))
-            if f"{section}.{key}" in PATH_KEYS:
+            if schema[f"{section}.{key}"].path:
                 value = _relative_to(path.parent, value)
             values.setdefault(section, {})[key] = value
     return values, str(path)
@@ -269,12 +385,13 @@ def _suggest(word: str, candidates: list[str], prefix: str = "") -> str:
     return " Expected one of: " + ", ".join(prefix + c for c in candidates) + "."
 
 
-def _coerce_section(section: str, values: dict[str, Any]) -> dict[str, Any]:
+def _coerce_section(section: str, values: dict[str, Any], schema: dict[str, Setting]) -> dict[str, Any]:
     hints = get_type_hints(SECTIONS[section])
-    return {
-        key: _validate(f"{section}.{key}", _coerce(f"{section}.{key}", value, hints[key]))
-        for key, value in values.items()
-    }
+    coerced = {}
+    for key, value in values.items():
+        dotted = f"{section}.{key}"
+        coerced[key] = validate(schema[dotted], _coerce(dotted, value, hints[key]))
+    return coerced
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
@@ -304,7 +421,7 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     except (TypeError, ValueError):
         pass
     else:
-        raise AssertionError(f"unsupported config type {annotation}")  # a schema bug, not user input
+        raise TypeError(f"unsupported config type {annotation}")  # a schema bug, not user input
     kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[annotation]
     raise ConfigError(f"{key} must be {kind}, got {value!r}.")
 
@@ -317,51 +434,30 @@ def _to_bool(value: Any) -> bool:
     raise ValueError
 
 
-def _validate(key: str, value: Any) -> Any:
-    choices = CHOICES.get(key)
+def validate(spec: Setting, value: Any) -> Any:
+    """``value`` if it meets the constraints declared for ``spec.key``, else :class:`ConfigError`."""
+    choices = spec.valid_choices()
     if choices is not None and value not in choices:
         close = difflib.get_close_matches(str(value), choices, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"{key} must be one of: {', '.join(choices)}; got '{value}'.{hint}")
-    bounds = RANGES.get(key)
-    if bounds is not None:
-        _check_range(key, value, *bounds)
-    if key == "model.hidden" and any(v < 1 for v in value):
+        raise ConfigError(f"{spec.key} must be one of: {', '.join(choices)}; got '{value}'.{hint}")
+    if spec.item_low is not None and any(v < spec.item_low for v in value):
         raise ConfigError(
-            f"model.hidden must list positive layer widths, got {value}.", hint="For example: --hidden 64,32"
+            f"{spec.key} must list positive layer widths, got {value}.",
+            hint=f"For example: {mention(spec.key, '64,32')}",
         )
+    bounds = spec.range_text()
+    if bounds is not None and not _in_range(spec, value):
+        raise ConfigError(f"{spec.key} must be {bounds}, got {value:g}.")
     return value
 
 
-def _check_range(key: str, value: float, low: float | None, high: float | None, low_inc: bool, high_inc: bool) -> None:
-    ok_low = low is None or (value >= low if low_inc else value > low)
-    ok_high = high is None or (value <= high if high_inc else value < high)
-    if ok_low and ok_high:
-        return
-    parts = []
-    if low is not None:
-        parts.append(f"{'>=' if low_inc else '>'} {low:g}")
-    if high is not None:
-        parts.append(f"{'<=' if high_inc else '<'} {high:g}")
-    raise ConfigError(f"{key} must be {' and '.join(parts)}, got {value:g}.")
+def _in_range(spec: Setting, value: float) -> bool:
+    if spec.low is not None and (value <= spec.low if spec.low_open else value < spec.low):
+        return False
+    return spec.high is None or (value < spec.high if spec.high_open else value <= spec.high)
 
 
 def to_toml(config: Config) -> str:
     """Render a resolved configuration as TOML (used for ``--print-config`` and run dirs)."""
-    lines: list[str] = []
-    for section, values in config.to_dict().items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    return tomlwriter.dumps(config.to_dict())

@@ -6,9 +6,10 @@ and an optional ``hint`` (how to fix it). The CLI prints ``Error: <message>`` an
 
 A message never spells a command-line flag: the library does not know whether it was called
 from the shell or from Python. It names a setting with :func:`setting` (a config key such as
-``data.path``, or a keyword argument such as ``force``); :attr:`DlcliError.message` shows the
-key, and the CLI boundary renders the same mention as the flag of the command that ran
-(``--data``), or ``--set data.path=…`` where the command has no such flag.
+``data.path``, or a keyword argument such as ``force``, optionally with an example value);
+:attr:`DlcliError.message` shows ``data.path`` (``data.path=FILE``), and the CLI boundary
+renders the same mention as the flag of the command that ran (``--data FILE``), or
+``--set data.path=FILE`` where the command has no such flag.
 """
 
 from __future__ import annotations
@@ -18,18 +19,25 @@ from collections.abc import Callable
 
 # Control characters cannot come from a file name or a value typed by a user, so a mention
 # is never confused with user text.
-_OPEN, _CLOSE = "\x1e", "\x1f"
-_MENTION = re.compile(f"{_OPEN}([^{_OPEN}{_CLOSE}]+){_CLOSE}")
+_OPEN, _VALUE, _CLOSE = "\x1e", "\x1d", "\x1f"
+_MENTION = re.compile(f"{_OPEN}([^{_OPEN}{_CLOSE}{_VALUE}]+)(?:{_VALUE}([^{_OPEN}{_CLOSE}]*))?{_CLOSE}")
+
+Namer = Callable[[str, "str | None"], str]
 
 
-def setting(name: str) -> str:
-    """A mention of a setting inside a message: ``"data.path"``, ``"train.lr"``, ``"force"``."""
-    return f"{_OPEN}{name}{_CLOSE}"
+def setting(name: str, value: str | None = None) -> str:
+    """A mention of a setting inside a message: ``setting("data.path", "FILE")``, ``setting("force")``."""
+    return f"{_OPEN}{name}{_CLOSE}" if value is None else f"{_OPEN}{name}{_VALUE}{value}{_CLOSE}"
 
 
-def render(text: str, name: Callable[[str], str] = str) -> str:
-    """``text`` with each :func:`setting` mention replaced by ``name(setting)``."""
-    return _MENTION.sub(lambda match: name(match.group(1)), text)
+def as_key(name: str, value: str | None) -> str:
+    """How the library names a setting: ``data.path`` or ``data.path=FILE``."""
+    return name if value is None else f"{name}={value}"
+
+
+def render(text: str, name: Namer = as_key) -> str:
+    """``text`` with each :func:`setting` mention replaced by ``name(setting, value)``."""
+    return _MENTION.sub(lambda match: name(match.group(1), match.group(2)), text)
 
 
 class DlcliError(Exception):
@@ -56,7 +64,7 @@ class DlcliError(Exception):
     def hint(self, value: str | None) -> None:
         self.raw_hint = value
 
-    def rendered(self, name: Callable[[str], str]) -> tuple[str, str | None]:
+    def rendered(self, name: Namer) -> tuple[str, str | None]:
         """``(message, hint)`` with settings named by ``name`` (the CLI passes flag names)."""
         return render(self.raw_message, name), None if self.raw_hint is None else render(self.raw_hint, name)
 

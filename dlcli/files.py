@@ -52,7 +52,7 @@ class AtomicFile:
 
     def open(self, mode: str = "wb", **kwargs: Any) -> IO[Any]:
         """Open the temporary file (``"wb"``, ``"w"``, …); close it before :meth:`commit`."""
-        return open(self.temp, mode, **kwargs)  # noqa: SIM115 - the caller owns the handle
+        return open(self.temp, mode, **kwargs)  # the caller owns (and closes) the handle
 
     def commit(self) -> Path:
         """Fsync the temporary file, rename it over :attr:`path`, fsync the directory."""

@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from dlcli.errors import DlcliError, Interrupted
+from dlcli.errors import DlcliError, Interrupted, Namer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -45,8 +45,9 @@ class DlcliGroup(TyperGroup):
         except DlcliError as exc:
             if debug_enabled(ctx):
                 raise
+            message, hint = exc.rendered(flag_namer(self, ctx))
             # Ctrl-C is the user's choice, not a failure: no "Error:" in front of it.
-            report_error(exc.message, exc.hint, prefix="" if isinstance(exc, Interrupted) else "Error: ")
+            report_error(message, hint, prefix="" if isinstance(exc, Interrupted) else "Error: ")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             if debug_enabled(ctx):
@@ -72,6 +73,30 @@ class DlcliGroup(TyperGroup):
                 "Run again with --debug for the traceback, and report it as a bug.",
             )
             raise typer.Exit(EXIT_FAILURE) from None
+
+
+def flag_namer(group: Any, ctx: Any) -> Namer:
+    """How the command that ran spells a setting a library message names.
+
+    A config key becomes its flag when this command has it (``data.path`` → ``--data``),
+    else ``--set data.delimiter=…`` when the command takes ``--set``, else the key in
+    dlcli.toml. A keyword argument (``force``, ``init_from``) becomes ``--force``, ``--init-from``.
+    """
+    from dlcli.config import flag_for
+
+    command = group.commands.get(ctx.invoked_subcommand or "") if hasattr(group, "commands") else None
+    opts = {opt for param in getattr(command, "params", ()) for opt in getattr(param, "opts", ())}
+
+    def name(key: str, value: str | None) -> str:
+        section, dot, field = key.partition(".")
+        flag = flag_for(key) if dot else "--" + key.replace("_", "-")
+        if flag and (flag in opts or not dot):
+            return flag if value is None else f"{flag} {value}"
+        if "--set" in opts:
+            return f"--set {key}={'…' if value is None else value}"
+        return f"[{section}] {field}" + ("" if value is None else f" = {value}") + " in dlcli.toml"
+
+    return name
 
 
 def _silence_stdout() -> None:

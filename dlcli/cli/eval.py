@@ -26,7 +26,7 @@ def eval_command(
 
     Example: dlcli eval runs/iris/model.h5 samples/iris/iris.csv --json
     """
-    from dlcli.inference import evaluate, load_predictor
+    from dlcli.workflows.inference import evaluate, load_predictor
 
     options = remote_options(model, data, endpoint_url=endpoint_url, profile=profile)
     predictor = load_predictor(model, remote_options=options)

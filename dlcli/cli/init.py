@@ -34,7 +34,7 @@ def init(
 
     Example: dlcli init myproject --data samples/iris/iris.csv --target species
     """
-    from dlcli.scaffold import scaffold
+    from dlcli.workflows.scaffold import scaffold
 
     written, summary = scaffold(directory, data=data, target=target, force=force)
     if json_:

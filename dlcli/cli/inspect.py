@@ -23,11 +23,9 @@ def inspect_command(
 
     Example: dlcli inspect runs/iris/model.h5 --json
     """
-    from dlcli.inference import localize
-    from dlcli.model_io import read_summary
+    from dlcli.workflows.inference import summarize_model
 
-    local = localize(model, remote_options=remote_options(model, endpoint_url=endpoint_url, profile=profile))
-    summary = read_summary(local)
+    summary = summarize_model(model, remote_options=remote_options(model, endpoint_url=endpoint_url, profile=profile))
     if json_:
         render.emit_json(summary)
         return

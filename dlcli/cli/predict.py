@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dlcli.cli.common import EndpointOpt, ProfileOpt, remote_options
-from dlcli.errors import DataError, UsageError
+from dlcli.errors import UsageError
 
 
 def predict(
@@ -48,9 +48,7 @@ def predict(
 
     Example: dlcli predict runs/iris/model.h5 samples/iris/iris.csv --proba --format jsonl
     """
-    from dlcli.data.sources import stdin_is_pipe
-    from dlcli.data.writers import PredictionWriter
-    from dlcli.inference import iter_predictions, load_predictor, output_columns
+    from dlcli.workflows.inference import load_predictor, predict_to, stdin_is_pipe
 
     if data is None:
         if not stdin_is_pipe():
@@ -58,16 +56,4 @@ def predict(
         data = "-"
     options = remote_options(model, data, endpoint_url=endpoint_url, profile=profile)
     predictor = load_predictor(model, remote_options=options)
-    if proba and not predictor.schema.is_classification:
-        raise UsageError("--proba needs a classification model; this one is a regression model.")
-    fmt = format_ or (output.suffix.lstrip(".").lower() if output and output.suffix else "csv")
-    writer = PredictionWriter(output, fmt, output_columns(predictor.schema, proba))
-    try:
-        for chunk in iter_predictions(predictor, data, proba=proba, chunk_rows=chunk_rows, remote_options=options):
-            writer.write(chunk)
-    except BaseException:
-        writer.abort()
-        raise
-    writer.close()
-    if writer.rows == 0 and data != "-":
-        raise DataError(f"'{data}' has no rows to predict.")
+    predict_to(predictor, data, output, format_, proba=proba, chunk_rows=chunk_rows, remote_options=options)

@@ -95,7 +95,7 @@ def train(
     Example: dlcli train --data samples/iris/iris.csv --target species --epochs 100
     """
     from dlcli.config import load_config, parse_set_options, to_toml
-    from dlcli.train.run import prepare_training
+    from dlcli.workflows.training import prepare_training
 
     flags = overrides(
         data__path=data,

@@ -85,7 +85,7 @@ def iter_csv(handle: IO[str], source: str, delimiter: str = ",", chunk_rows: int
         yield _to_table(source, header, rows, first_line)
 
 
-def _read_header(reader: csv._reader, source: str) -> list[str]:
+def _read_header(reader: Iterator[list[str]], source: str) -> list[str]:
     try:
         header = next(reader)
     except StopIteration:

@@ -14,6 +14,7 @@ import numpy as np
 from dlcli.data.csvtable import Table, read_csv
 from dlcli.data.schema import Schema, fit_array_schema, fit_schema, label_key
 from dlcli.data.sources import data_format, file_sha256, read_arrays, require_file
+from dlcli.data.splits import train_val_indices
 from dlcli.errors import DataError
 
 
@@ -76,8 +77,6 @@ def _split(
     n: int, raw_target: np.ndarray, schema: Schema, fraction: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of the training and validation parts (stratified for classes)."""
-    from dlcli.train.splits import train_val_indices
-
     if fraction > 0 and (round(n * fraction) < 1 or n - round(n * fraction) < 1):
         raise DataError(
             f"Cannot hold out {fraction:g} of {n} rows for validation.",

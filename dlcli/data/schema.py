@@ -100,7 +100,7 @@ class Schema:
 
     # ---- inputs -------------------------------------------------------------------------
 
-    def encode_table(self, table: Table, dtype: np.dtype | str = np.float32) -> np.ndarray:
+    def encode_table(self, table: Table, dtype: Any = np.float32) -> np.ndarray:
         """Raw table columns → ``(n_rows, n_inputs)`` model inputs."""
         out = np.empty((table.n_rows, self.n_inputs), dtype=dtype)
         col = 0
@@ -113,7 +113,7 @@ class Schema:
             col += feature.width
         return out
 
-    def encode_array(self, X: np.ndarray, source: str, dtype: np.dtype | str = np.float32) -> np.ndarray:
+    def encode_array(self, X: np.ndarray, source: str, dtype: Any = np.float32) -> np.ndarray:
         """A numeric ``(n, k)`` array → model inputs (only for all-numeric schemas)."""
         if X.ndim == 1:
             X = X.reshape(-1, 1)
@@ -158,9 +158,11 @@ class Schema:
     def decode_output(self, output: np.ndarray) -> np.ndarray:
         """Model outputs → labels (classification) or values in original units (regression)."""
         if self.task == "binary":
-            return np.asarray(self.classes, dtype=object)[(output.reshape(-1) >= 0.5).astype(int)]
+            labels: np.ndarray = np.asarray(self.classes, dtype=object)[(output.reshape(-1) >= 0.5).astype(int)]
+            return labels
         if self.task == "multiclass":
-            return np.asarray(self.classes, dtype=object)[np.argmax(output, axis=1)]
+            labels = np.asarray(self.classes, dtype=object)[np.argmax(output, axis=1)]
+            return labels
         return self.unscale(output).reshape(len(output), -1)[:, 0]
 
     def unscale(self, output: np.ndarray) -> np.ndarray:

@@ -1,8 +1,7 @@
-"""Validation splits and mini-batch orders, drawn only from the generator passed in."""
+"""Validation splits (shuffled, stratified for classes), drawn only from the generator passed in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -66,7 +65,8 @@ def _val_count(n: int, fraction: float) -> int:
 def _class_keys(y: np.ndarray) -> np.ndarray:
     """One hashable label per row: one-hot rows become their argmax."""
     if y.ndim == 2 and y.shape[1] > 1:
-        return np.argmax(y, axis=1)
+        keys: np.ndarray = np.argmax(y, axis=1)
+        return keys
     return y.reshape(len(y))
 
 
@@ -91,24 +91,3 @@ def _stratified_indices(keys: np.ndarray, fraction: float, rng: np.random.Genera
     val_idx = rng.permutation(np.concatenate(val_parts)) if val_parts else np.empty(0, np.int64)
     train_idx = rng.permutation(np.concatenate(train_parts)) if train_parts else np.empty(0, np.int64)
     return train_idx, val_idx
-
-
-def epoch_batches(n_samples: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Row indices of each mini-batch of one epoch: a fresh permutation sliced in order.
-
-    The last batch holds the remainder (it is not dropped). Exactly one ``permutation``
-    call is drawn from ``rng``, so the batch order of epoch ``e`` depends only on the
-    generator state at the start of that epoch (what resume relies on).
-    """
-    if int(batch_size) <= 0:
-        raise ConfigError(f"batch_size must be > 0, got {batch_size}.")
-    order = rng.permutation(int(n_samples))
-    return [order[i : i + batch_size] for i in range(0, int(n_samples), int(batch_size))]
-
-
-def iter_minibatches(
-    X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(X_batch, y_batch)`` pairs of one epoch in a freshly shuffled order."""
-    for idx in epoch_batches(len(X), batch_size, rng):
-        yield X[idx], y[idx]

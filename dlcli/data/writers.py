@@ -10,13 +10,13 @@ import csv
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 
 from dlcli.errors import DataError
+from dlcli.files import AtomicFile
 
 FORMATS = ("csv", "jsonl", "npy")
 _NPY_HEADER_BYTES = 128  # fixed, so the row count can be patched in at the end
@@ -30,16 +30,17 @@ class PredictionWriter:
             raise DataError(f"Unknown output format '{fmt}'. Expected one of: {', '.join(FORMATS)}.")
         self.path, self.fmt, self.columns = path, fmt, columns
         self.rows = 0
-        self._tmp: str | None = None
+        self._target: AtomicFile | None = None
         self._buffered: list[np.ndarray] = []  # NPY to stdout cannot seek back to fix the header
+        self.handle: IO[Any]
         if path is None:
-            self.handle: IO[Any] = sys.stdout.buffer if fmt == "npy" else sys.stdout
+            self.handle = cast(IO[Any], sys.stdout.buffer if fmt == "npy" else sys.stdout)
         else:
             directory = path.parent if str(path.parent) else Path(".")
             if not directory.is_dir():
                 raise DataError(f"Output directory '{directory}' does not exist.")
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-            self.handle = os.fdopen(fd, "wb" if fmt == "npy" else "w", newline="" if fmt == "csv" else None)
+            self._target = AtomicFile(path)
+            self.handle = self._target.open("wb" if fmt == "npy" else "w", newline="" if fmt == "csv" else None)
         if fmt == "csv":
             self._csv = csv.writer(self.handle, lineterminator="\n")
             self._csv.writerow(columns)
@@ -65,19 +66,18 @@ class PredictionWriter:
         if self.fmt == "npy":
             self._finish_npy()
         self.handle.flush()
-        if self._tmp is None:
+        if self._target is None:
             return
-        os.fsync(self.handle.fileno())
         self.handle.close()
-        os.replace(self._tmp, self.path)  # type: ignore[arg-type]
-        self._tmp = None
+        self._target.commit()
+        self._target = None
 
     def abort(self) -> None:
         """Drop a partial file (on error or Ctrl-C)."""
-        if self._tmp is not None:
+        if self._target is not None:
             self.handle.close()
-            os.unlink(self._tmp)
-            self._tmp = None
+            self._target.discard()
+            self._target = None
 
     def _finish_npy(self) -> None:
         if self.path is None:

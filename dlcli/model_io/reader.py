@@ -68,8 +68,7 @@ def open_model_file(path: str | Path) -> Iterator[tuple[h5py.File, FileInfo]]:
         try:
             yield f, info
         except (LayoutError, KeyError, OSError, ValueError) as exc:
-            if isinstance(exc, ModelFileError):
-                raise
+            # ModelFileError is none of these, so it passes through unchanged.
             # KeyError/OSError/ValueError come from h5py on damaged or inconsistent content.
             raise ModelFileError(f"'{path}' cannot be loaded: {_detail(exc)}.", hint=_SUPPORTED) from None
 

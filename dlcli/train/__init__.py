@@ -1,23 +1,14 @@
-"""Training: the loop (a generator of per-epoch records), early stopping, splits, metrics.
+"""The training engine: the loop (a generator of per-epoch records), early stopping, Ctrl-C
+deferral, records and callbacks.
 
-Pure library: nothing here prints; errors are the typed ones from :mod:`dlcli.errors`; all
-randomness comes from the ``np.random.Generator`` passed in.
+Pure engine: it reads batches from a :class:`~dlcli.data.batches.BatchSource`, computes with
+:mod:`dlcli.nn`, raises the typed errors of :mod:`dlcli.errors`, and draws all randomness from
+the ``np.random.Generator`` passed in. Nothing here prints or writes a file.
 """
 
+from .callbacks import Callback, History, OnEpoch, run_callbacks
 from .early_stopping import EarlyStopping
 from .loop import Trainer
-from .metrics import classification_metrics, regression_metrics
 from .record import EpochRecord
-from .splits import epoch_batches, iter_minibatches, train_val_indices, train_val_split
 
-__all__ = [
-    "EarlyStopping",
-    "EpochRecord",
-    "Trainer",
-    "classification_metrics",
-    "epoch_batches",
-    "iter_minibatches",
-    "regression_metrics",
-    "train_val_indices",
-    "train_val_split",
-]
+__all__ = ["Callback", "EarlyStopping", "EpochRecord", "History", "OnEpoch", "Trainer", "run_callbacks"]

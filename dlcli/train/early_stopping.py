@@ -8,9 +8,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.errors import ConfigError
-
-# Quantities that improve upwards; everything else (losses, errors) improves downwards.
-_MAXIMIZED_SUFFIXES = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "r2")
+from dlcli.nn.tasks import monitor_mode
 
 
 def resolve_mode(monitor: str, mode: str) -> str:
@@ -19,7 +17,7 @@ def resolve_mode(monitor: str, mode: str) -> str:
         raise ConfigError(f"Early-stopping mode must be 'min', 'max' or 'auto', got '{mode}'.")
     if mode != "auto":
         return mode
-    return "max" if monitor.endswith(_MAXIMIZED_SUFFIXES) else "min"
+    return monitor_mode(monitor)
 
 
 class EarlyStopping:

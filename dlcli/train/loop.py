@@ -25,24 +25,22 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.errors import ConfigError, DataError, NonFiniteLossError
+from dlcli.data.batches import BatchSource, Epoch
+from dlcli.errors import ConfigError, DataError, NonFiniteLossError, setting
 from dlcli.nn.optimizers import clip_by_global_norm
+from dlcli.nn.tasks import TASKS
 
+from . import evaluation
 from .early_stopping import EarlyStopping
 from .interrupts import DeferredInterrupt
-from .metrics import classification_metrics, regression_metrics
 from .record import EpochRecord
-from .splits import epoch_batches
 
-__all__ = ["TASKS", "EarlyStopping", "EpochRecord", "Trainer"]
+__all__ = ["EarlyStopping", "EpochRecord", "Trainer"]
 
-TASKS = ("binary", "multiclass", "regression")
 STATE_FORMAT = 1
-CLASSIFICATION_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "log_loss")
-REGRESSION_METRICS = ("mse", "rmse", "mae", "r2")
 NON_FINITE_HINT = (
-    "Lower the learning rate (--lr), enable gradient clipping by global norm "
-    "(--set train.clip_norm=1.0), and check the data for NaN or infinite values."
+    f"Lower the learning rate ({setting('train.lr')}), enable gradient clipping by global norm "
+    f"({setting('train.clip_norm', '1.0')}), and check the data for NaN or infinite values."
 )
 
 GradHook = Callable[[list[np.ndarray]], None]
@@ -124,13 +122,15 @@ class Trainer:
         self._finished = False
 
     # --- the loop -------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> Iterator[EpochRecord]:
+    def fit(self, train: BatchSource, val: BatchSource | None = None) -> Iterator[EpochRecord]:
         """Train from the current position, yielding one record per epoch.
 
         Parameters
         ----------
-        X : array ``(n_samples, n_features)``; y : targets as the model's loss accepts them
-        X_val, y_val : optional validation data (same forms)
+        train : BatchSource
+            The training rows: ``(n_samples, n_features)`` inputs, targets as the loss takes them.
+        val : BatchSource, optional
+            Validation rows, evaluated in inference mode at each epoch end.
 
         Raises
         ------
@@ -141,8 +141,10 @@ class Trainer:
             On Ctrl-C, at the end of the batch in progress, with a consistent state: catch it,
             call :meth:`state_dict` and save a checkpoint.
         """
-        X, y = self._training_data(X, y)
-        val = None if X_val is None or len(X_val) == 0 else self._validation_data(X_val, y_val)
+        self._check_source(train, "training")
+        if val is not None:
+            self._check_source(val, "validation")
+        self._check_resume_data(train)
         self._check_monitor(val is not None)
         self._adopt_rng()
         params, grads = self.model.parameters(), self.model.gradients()
@@ -154,38 +156,34 @@ class Trainer:
                 # Divergence is detected and reported as a typed error: NumPy's overflow warnings
                 # would only be noise on stderr.
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    record = self._run_epoch(X, y, val, params, grads)
+                    record = self._run_epoch(train, val, params, grads)
                 yield record
                 self._interrupt.raise_if_pending()
             self._interrupt.raise_if_pending()
 
     def _run_epoch(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        val: tuple[np.ndarray, np.ndarray] | None,
-        params: list[np.ndarray],
-        grads: list[np.ndarray],
+        self, train: BatchSource, val: BatchSource | None, params: list[np.ndarray], grads: list[np.ndarray]
     ) -> EpochRecord:
         started = time.perf_counter()
         earlier = self._train_seconds  # batch time an interrupted session already spent
         self._take_snapshot()  # before the shuffle, so a rollback redraws the same order
-        batches = self._epoch_batches(len(X))
-        for b in range(self._batch, len(batches)):
-            t0 = time.perf_counter()
-            idx = batches[b]
+        epoch = self._epoch_order(train)
+        n_batches = len(epoch)
+        t0 = time.perf_counter()
+        for b, (Xb, yb) in enumerate(epoch.batches(self._batch), start=self._batch):
             try:
-                loss = self._train_step(X[idx], y[idx], params, grads, b, len(batches))
+                loss = self._train_step(Xb, yb, params, grads, b, n_batches)
             except KeyboardInterrupt:  # raised inside a step (no deferral): back to a clean point
                 self._rollback()
                 raise
-            self._loss_sum += loss * len(idx)
-            self._samples += len(idx)
+            self._loss_sum += loss * len(Xb)
+            self._samples += len(Xb)
             self._batch = b + 1
             self._train_seconds += time.perf_counter() - t0
             self._interrupt.raise_if_pending()
+            t0 = time.perf_counter()
         try:
-            record = self._end_epoch(X, y, val, params)
+            record = self._end_epoch(train, val, params)
         except KeyboardInterrupt:
             self._rollback()
             raise
@@ -193,18 +191,18 @@ class Trainer:
         self._commit_epoch(record)
         return record
 
-    def _epoch_batches(self, n: int) -> list[np.ndarray]:
+    def _epoch_order(self, train: BatchSource) -> Epoch:
         """This epoch's batch order; mid-epoch, redrawn from the epoch's saved start state."""
         if self._batch == 0:
             self._rng_epoch = dict(self.rng.bit_generator.state)
-            return epoch_batches(n, self.batch_size, self.rng)
+            return train.epoch(self.rng, self.batch_size)
         if self._rng_epoch is None:
             raise ConfigError("The trainer state stops mid-epoch but lacks the epoch's generator state.")
         now = self.rng.bit_generator.state
         self.rng.bit_generator.state = self._rng_epoch
-        batches = epoch_batches(n, self.batch_size, self.rng)
+        epoch = train.epoch(self.rng, self.batch_size)
         self.rng.bit_generator.state = now
-        return batches
+        return epoch
 
     def _train_step(
         self,
@@ -230,9 +228,7 @@ class Trainer:
         self._last_lr = lr
         return loss
 
-    def _end_epoch(
-        self, X: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None, params: list[np.ndarray]
-    ) -> EpochRecord:
+    def _end_epoch(self, train: BatchSource, val: BatchSource | None, params: list[np.ndarray]) -> EpochRecord:
         """Evaluate and judge the epoch; mutates only early-stopping and schedule state."""
         if not all(np.isfinite(p).all() for p in params):
             # A finite loss can still come with an overflowing last update.
@@ -240,10 +236,10 @@ class Trainer:
         record = EpochRecord(epoch=self._epoch + 1, loss=self._loss_sum / max(1, self._samples), lr=self._last_lr)
         record.samples_per_second = self._samples / self._train_seconds if self._train_seconds else 0.0
         if self.train_metrics:
-            record.metrics = self._metrics(X, y)
+            record.metrics = self._metrics(train)
         if val is not None:
-            record.val_loss = float(self.model.evaluate_loss(*val))
-            record.val_metrics = self._metrics(*val)
+            record.val_loss = self._loss(val)
+            record.val_metrics = self._metrics(val)
         record.improved, record.stop = self._judge(record)
         self._feed_schedule(record)
         return record
@@ -280,19 +276,11 @@ class Trainer:
             value = -value
         self.schedule.on_epoch_end(float(value))
 
-    def _metrics(self, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        """Metrics of the model's inference outputs on ``X`` (floats only, no matrix)."""
-        outputs = self.model.predict(X)
-        if self.task == "regression":
-            targets = np.asarray(y).reshape(outputs.shape)
-            if self.unscale is not None:
-                targets, outputs = self.unscale(targets), self.unscale(outputs)
-            return regression_metrics(targets, outputs)
-        if self.task == "binary":
-            found = classification_metrics(y, outputs.reshape(-1), 2)
-        else:
-            found = classification_metrics(y, outputs, self.model.output_dim)
-        return {k: float(found[k]) for k in CLASSIFICATION_METRICS}
+    def _loss(self, source: BatchSource) -> float:
+        return evaluation.mean_loss(self.model, source)
+
+    def _metrics(self, source: BatchSource) -> dict[str, float]:
+        return evaluation.epoch_metrics(self.model, source, self.task, self.unscale)
 
     # --- failures and rollback ------------------------------------------------------------
     def _take_snapshot(self) -> None:
@@ -326,40 +314,28 @@ class Trainer:
         return "the weights training started from"
 
     # --- data checks ----------------------------------------------------------------------
-    def _training_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        X, y = self._pair(X, y, "training")
-        # Mid-epoch, the saved batch order only makes sense for the same rows.
-        if self._batch and self._n_samples not in (None, len(X)):
+    def _check_source(self, source: BatchSource, what: str) -> None:
+        if source.n_features != self.model.input_dim:
             raise DataError(
-                f"The checkpoint stopped mid-epoch on {self._n_samples} training rows, but {len(X)} were given.",
+                f"The {what} inputs must have shape (n, {self.model.input_dim}), got (n, {source.n_features})."
+            )
+
+    def _check_resume_data(self, train: BatchSource) -> None:
+        """Mid-epoch, the saved batch order only makes sense for the same rows."""
+        rows = int(train.state_dict().get("rows", train.n_rows))
+        if self._batch and self._n_samples not in (None, rows):
+            raise DataError(
+                f"The checkpoint stopped mid-epoch on {self._n_samples} training rows, but {rows} were given.",
                 hint="Resume with the same data and validation split.",
             )
-        self._n_samples = len(X)
-        return X, y
-
-    def _validation_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        if y is None:
-            raise DataError("Validation inputs were given without validation targets.")
-        return self._pair(X, y, "validation")
-
-    def _pair(self, X: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
-        # Cast once here rather than per batch inside the model.
-        X = np.ascontiguousarray(X, dtype=self.model.dtype)
-        y = np.asarray(y)
-        if X.ndim != 2 or X.shape[1] != self.model.input_dim:
-            raise DataError(f"The {what} inputs must have shape (n, {self.model.input_dim}), got {X.shape}.")
-        if len(X) == 0 or len(y) != len(X):
-            raise DataError(
-                f"The {what} data needs matching, non-zero row counts; got {len(X)} inputs and {len(y)} targets."
-            )
-        return X, y
+        self._n_samples = rows
 
     def _check_monitor(self, has_validation: bool) -> None:
         if self.early_stopping is None:
             return
         names = ["loss"]
         if self.train_metrics:
-            names += list(REGRESSION_METRICS if self.task == "regression" else CLASSIFICATION_METRICS)
+            names += list(TASKS[self.task].metrics)
         if has_validation:
             names += ["val_" + n for n in names]
         if self.early_stopping.monitor not in names:

@@ -10,15 +10,11 @@ import numpy as np
 
 from dlcli.config import Config
 from dlcli.data.schema import Schema
-
-OUTPUT_ACTIVATION = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}
-TASK_LOSS = {"binary": "binary_crossentropy", "multiclass": "categorical_crossentropy", "regression": "mse"}
-# Monitors that improve upwards; everything else (losses, errors) improves downwards.
-MAXIMIZED = ("val_accuracy", "val_f1_macro", "val_r2")
+from dlcli.nn.tasks import TASKS, monitor_mode
 
 
 def output_loss(cfg: Config, schema: Schema) -> str:
-    return TASK_LOSS[schema.task] if cfg.model.loss == "auto" else cfg.model.loss
+    return TASKS[schema.task].loss if cfg.model.loss == "auto" else cfg.model.loss
 
 
 def build_model(cfg: Config, schema: Schema, X_train: np.ndarray, rng: np.random.Generator) -> Any:
@@ -36,7 +32,7 @@ def build_model(cfg: Config, schema: Schema, X_train: np.ndarray, rng: np.random
             layers.append(Dense(width, activation=cfg.model.activation))
         if cfg.model.dropout > 0:
             layers.append(Dropout(cfg.model.dropout))
-    layers.append(Dense(schema.n_outputs, activation=OUTPUT_ACTIVATION[schema.task]))
+    layers.append(Dense(schema.n_outputs, activation=TASKS[schema.task].output_activation))
     model = Sequential(layers, input_dim=schema.n_inputs, loss=output_loss(cfg, schema), dtype=cfg.model.dtype)
     model.build(rng)
     normalization.adapt(X_train)
@@ -86,7 +82,7 @@ def monitor_for(cfg: Config, has_validation: bool) -> tuple[str, str]:
     monitor = cfg.train.monitor
     if not has_validation and monitor.startswith("val_"):
         monitor = "loss"  # no validation rows: fall back to the training loss
-    return monitor, "max" if monitor in MAXIMIZED else "min"
+    return monitor, monitor_mode(monitor)
 
 
 def build_trainer(
@@ -100,7 +96,7 @@ def build_trainer(
     epochs: int | None = None,
 ) -> Any:
     """The trainer; ``epochs`` overrides the config (the refit runs a fixed number, no stopping)."""
-    from dlcli.train.loop import EarlyStopping, Trainer
+    from dlcli.train import EarlyStopping, Trainer
 
     t = cfg.train
     early = None

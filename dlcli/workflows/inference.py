@@ -14,7 +14,24 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.schema import Schema
-from dlcli.data.sources import iter_inputs, load_labelled
+from dlcli.data.sources import iter_inputs, load_labelled, stdin_is_pipe
+from dlcli.data.writers import PredictionWriter
+from dlcli.errors import DataError, UsageError, setting
+from dlcli.nn.metrics import classification_metrics, regression_metrics
+
+__all__ = [
+    "EvalResult",
+    "Predictor",
+    "evaluate",
+    "evaluate_arrays",
+    "iter_predictions",
+    "load_predictor",
+    "localize",
+    "output_columns",
+    "predict_to",
+    "stdin_is_pipe",
+    "summarize_model",
+]
 
 DEFAULT_CHUNK_ROWS = 8192
 
@@ -29,7 +46,8 @@ class Predictor:
     path: str
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
-        return self.model.predict(X)
+        outputs: np.ndarray = self.model.predict(X)
+        return outputs
 
 
 @dataclass
@@ -66,6 +84,14 @@ def load_predictor(path: str | Path, *, remote_options: Any = None) -> Predictor
     return Predictor(loaded.model, schema, dict(loaded.metadata or {}), str(path))
 
 
+def summarize_model(path: str | Path, *, remote_options: Any = None) -> dict[str, Any]:
+    """What a model file holds (layers, shapes, schema, provenance), without building it."""
+    from dlcli.model_io import read_summary
+
+    summary: dict[str, Any] = read_summary(localize(path, remote_options=remote_options))
+    return summary
+
+
 def _bare_schema(model: Any) -> Schema:
     """A schema for a model without one (a Keras-written file): numeric inputs, raw outputs."""
     from dlcli.data.schema import Feature
@@ -84,8 +110,6 @@ def evaluate(predictor: Predictor, data: str | Path, *, remote_options: Any = No
 
 def evaluate_arrays(predictor: Predictor, X: np.ndarray, y: np.ndarray) -> EvalResult:
     """Metrics on encoded inputs ``X`` and encoded targets ``y`` (class indices or scaled values)."""
-    from dlcli.train.metrics import classification_metrics, regression_metrics
-
     output = predictor.outputs(X)
     schema = predictor.schema
     if schema.is_classification:
@@ -124,3 +148,36 @@ def output_columns(schema: Schema, proba: bool) -> list[str]:
     if proba:
         return [str(c) for c in schema.classes]
     return [schema.target or "prediction"]
+
+
+def predict_to(
+    predictor: Predictor,
+    data: str | Path,
+    output: Path | None,
+    fmt: str | None = None,
+    *,
+    proba: bool = False,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    remote_options: Any = None,
+) -> int:
+    """Write predictions for ``data`` to ``output`` (``None``: stdout) chunk by chunk; returns rows.
+
+    ``fmt`` defaults to ``output``'s suffix, else CSV. A file appears under its name only when
+    complete: an error or Ctrl-C midway leaves nothing behind.
+    """
+    if proba and not predictor.schema.is_classification:
+        raise UsageError(f"{setting('proba')} needs a classification model; this one is a regression model.")
+    fmt = fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "csv")
+    writer = PredictionWriter(output, fmt, output_columns(predictor.schema, proba))
+    try:
+        for chunk in iter_predictions(
+            predictor, data, proba=proba, chunk_rows=chunk_rows, remote_options=remote_options
+        ):
+            writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    if writer.rows == 0 and str(data) != "-":
+        raise DataError(f"'{data}' has no rows to predict.")
+    return writer.rows

@@ -7,13 +7,13 @@ counter, so an earlier run is never overwritten.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlcli import files
 from dlcli.config import Config
-from dlcli.errors import ConfigError
+from dlcli.errors import ConfigError, setting
 
 
 @dataclass
@@ -28,8 +28,8 @@ class RunDirectory:
                 if not force:
                     raise ConfigError(
                         f"Run directory '{path}' already holds a run.",
-                        hint="Choose another --out, add --force to replace it, or leave --out unset "
-                        "for a fresh runs/<name>-N.",
+                        hint=f"Choose another {setting('output.out')}, add {setting('force')} to replace it, or "
+                        f"leave {setting('output.out')} unset for a fresh runs/<name>-N.",
                     )
                 _clear_run(path)
         else:
@@ -51,10 +51,10 @@ class RunDirectory:
         return self.path / "checkpoints" / name
 
     def write_config(self, text: str) -> None:
-        _write_text(self.path / "config.toml", text)
+        files.write_text(self.path / "config.toml", text)
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
-        _write_text(self.path / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        files.write_text(self.path / "metrics.json", json.dumps(metrics, indent=2) + "\n")
 
     def append_history(self, record: dict[str, Any]) -> None:
         with open(self.path / "history.jsonl", "a", encoding="utf-8") as handle:
@@ -98,9 +98,3 @@ def _next_free(base: Path) -> Path:
             return candidate
         except FileExistsError:
             counter += 1
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

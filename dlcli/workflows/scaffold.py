@@ -10,7 +10,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlcli.errors import UsageError
+from dlcli import files, tomlwriter
+from dlcli.config import Config, Setting, settings
+from dlcli.errors import UsageError, setting
+from dlcli.nn.tasks import TASKS
 
 GITIGNORE = "# dlcli run directories and caches\nruns/\n.dlcli-cache/\n"
 
@@ -36,7 +39,7 @@ def summarize_data(path: str, target: str) -> DataSummary:
 
     dataset = load_training_data(path, target)
     schema = dataset.schema
-    loss = {"binary": "binary_crossentropy", "multiclass": "categorical_crossentropy"}.get(schema.task, "mse")
+    loss = TASKS[schema.task].loss
     return DataSummary(
         path=path,
         target=schema.target,
@@ -59,65 +62,42 @@ def hidden_for(summary: DataSummary | None) -> list[int]:
     return [width, width // 2]
 
 
+HEADER = """dlcli configuration. Resolution order, last wins:
+  built-in defaults < this file < DLCLI_<SECTION>_<KEY> environment < command-line flags.
+'dlcli train --print-config' shows the resolved values."""
+
+
 def render_config(summary: DataSummary | None, data_path: str = "") -> str:
-    s = summary
+    """The commented ``dlcli.toml``: every key of the schema with its help, default or fitted value."""
+    tables = Config().to_dict()
+    if summary is not None:
+        tables["data"].update(path=data_path, target=summary.target, task=summary.task)
+        tables["model"].update(hidden=hidden_for(summary), loss=summary.loss)
+    comments = {"data": HEADER + ("\n\n" + _fitted(summary) if summary else "")}
+    comments.update({key: describe(spec) for key, spec in settings().items()})
+    return tomlwriter.dumps(tables, comments)
+
+
+def describe(spec: Setting) -> str:
+    """One comment for a key: its meaning, its choices, and its flag."""
+    text = spec.help
+    choices = spec.valid_choices()
+    if choices:
+        text += f" (one of: {', '.join(choices)})"
+    if spec.flag:
+        text += f"; flag {spec.flag}"
+    return text[0].upper() + text[1:] + "."
+
+
+def _fitted(s: DataSummary) -> str:
     lines = [
-        "# dlcli configuration. Resolution order, last wins:",
-        "#   built-in defaults < this file < DLCLI_<SECTION>_<KEY> environment < command-line flags.",
-        "# 'dlcli train --print-config' shows the resolved values; 'man dlcli-train' lists every key.",
-        "",
+        f"Fitted to {s.path}: {s.n_rows} rows; {len(s.numeric)} numeric and {len(s.categorical)} categorical "
+        f"feature column(s) → {s.n_inputs} model inputs; {s.task} → {s.n_outputs} output(s), loss {s.loss}."
     ]
-    lines += ["[data]"]
-    if s:
-        lines.append(
-            f"# {s.n_rows} rows; {len(s.numeric)} numeric and {len(s.categorical)} categorical feature column(s)"
-            f" → {s.n_inputs} model inputs."
-        )
-        if s.categorical:
-            lines.append(f"# categorical (one-hot encoded): {', '.join(s.categorical)}")
-        if s.classes:
-            lines.append(f"# {len(s.classes)} classes: {', '.join(map(str, s.classes[:20]))}")
-    lines += [
-        f'path = "{_escape(data_path)}"',
-        f'target = "{_escape(s.target if s else "")}"',
-        f'task = "{s.task if s else "auto"}"          # auto, binary, multiclass or regression',
-        "val_split = 0.2         # held out (shuffled, stratified for classes) for early stopping",
-        "",
-    ]
-    lines += [
-        "[model]",
-        f"hidden = {hidden_for(s)}       # hidden layer widths",
-        'activation = "relu"',
-        "dropout = 0.3           # after each hidden layer; regularises small tables",
-        "batch_norm = false",
-        f'loss = "{s.loss if s else "auto"}"' + ("" if s else "           # auto: from the task"),
-        "",
-    ]
-    lines += [
-        "[train]",
-        "epochs = 300            # an upper bound: early stopping usually ends sooner",
-        "batch_size = 32",
-        "lr = 0.001",
-        'optimizer = "adamw"      # sgd, momentum, nesterov, adam, adamw, rmsprop',
-        "weight_decay = 0.3       # decoupled (AdamW): w -= lr * weight_decay * w each step",
-        'schedule = "constant"    # constant, step, exponential, cosine, reduce_on_plateau',
-        "patience = 100          # epochs without val_loss improvement before stopping (0: off)",
-        "restore_best = true",
-        "refit = true            # retrain on all rows for the best epoch count",
-        "checkpoint_every = 10",
-        "seed = 0",
-        "",
-    ]
-    lines += [
-        "[output]",
-        'out = ""                # run directory; empty: runs/<name>-N, never overwritten',
-        "",
-        "[remote]",
-        'url = ""                # default for push/pull, e.g. "s3://bucket/project"',
-        'push_to = ""            # upload checkpoints and runs here while training',
-        'endpoint_url = ""       # S3-compatible endpoint, e.g. "http://127.0.0.1:9000"',
-        "",
-    ]
+    if s.categorical:
+        lines.append(f"categorical (one-hot encoded): {', '.join(s.categorical)}")
+    if s.classes:
+        lines.append(f"{len(s.classes)} classes: {', '.join(map(str, s.classes[:20]))}")
     return "\n".join(lines)
 
 
@@ -126,27 +106,19 @@ def scaffold(
 ) -> tuple[list[Path], DataSummary | None]:
     """Write ``dlcli.toml`` and ``.gitignore`` in ``directory``; returns what was written."""
     if (data is None) != (target is None):
-        raise UsageError("--data and --target go together.", hint="Pass both, or neither for a blank config.")
+        raise UsageError(
+            f"{setting('data')} and {setting('target')} go together.", hint="Pass both, or neither for a blank config."
+        )
     config_path = directory / "dlcli.toml"
     if config_path.exists() and not force:
-        raise UsageError(f"'{config_path}' already exists.", hint="Use --force to overwrite it.")
+        raise UsageError(f"'{config_path}' already exists.", hint=f"Use {setting('force')} to overwrite it.")
     summary = summarize_data(data, target) if data and target else None
     directory.mkdir(parents=True, exist_ok=True)
     data_ref = os.path.relpath(data, directory) if data else ""
-    _write_atomic(config_path, render_config(summary, data_ref))
+    files.write_text(config_path, render_config(summary, data_ref))
     written = [config_path]
     gitignore = directory / ".gitignore"
     if not gitignore.exists():
-        _write_atomic(gitignore, GITIGNORE)
+        files.write_text(gitignore, GITIGNORE)
         written.append(gitignore)
     return written, summary
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

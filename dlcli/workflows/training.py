@@ -1,9 +1,10 @@
 """A training run: data → model → the loop → a run directory, usable without the CLI.
 
 ``prepare_training(cfg)`` reads and splits the data, builds the model, optimizer, schedule and
-trainer, and creates the run directory. ``TrainingRun.records()`` iterates the loop, writing
-history and checkpoints as it goes; ``finish()`` saves the final model and returns a
-:class:`TrainResult`. The caller renders progress and decides what Ctrl-C means.
+trainer, and creates the run directory. ``TrainingRun.records()`` iterates the loop through the
+run's callbacks (history file, best model, checkpoints, background upload); ``finish()`` saves
+the final model and returns a :class:`TrainResult`. The caller renders progress and decides
+what Ctrl-C means.
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ import numpy as np
 
 from dlcli import __version__
 from dlcli.config import Config, load_config, to_toml
+from dlcli.data.batches import ArrayBatchSource
 from dlcli.data.prepare import TrainingData, prepare_training_data
-from dlcli.errors import ConfigError, ModelFileError, NonFiniteLossError
-from dlcli.train.builders import build_model, build_optimizer, build_schedule, build_trainer, output_loss
-from dlcli.train.rundir import RunDirectory
+from dlcli.errors import ConfigError, NonFiniteLossError, RemoteError, setting
+from dlcli.train import EpochRecord, run_callbacks
+
+from .builders import build_model, build_optimizer, build_schedule, build_trainer, folded_target_scaling, output_loss
+from .callbacks import BestModel, HistoryFile, LastGoodCheckpoint, PeriodicCheckpoint, RunCallback, UploadCheckpoints
+from .checkpoints import flatten_config, load_checkpoint, warm_start, weights_by_layer
+from .remotes import sync_options
+from .rundir import RunDirectory
 
 
 @dataclass
@@ -57,18 +64,18 @@ def prepare_training(
     """Everything a run needs, ready to iterate. ``resume`` continues a checkpoint exactly."""
     checkpoint = None
     if resume is not None:
-        checkpoint = _load_checkpoint(resume)
-        cfg = load_config(None, _flatten(checkpoint.metadata["config"]), environ={})
+        checkpoint = load_checkpoint(resume)
+        cfg = load_config(None, flatten_config(checkpoint.metadata["config"]), environ={})
     seeds = np.random.SeedSequence(cfg.train.seed).spawn(3)  # split, initialisation, training
-    data = _read_data(cfg, np.random.default_rng(seeds[0]))
+    data = read_training_data(cfg, np.random.default_rng(seeds[0]))
     if checkpoint is not None and checkpoint.metadata.get("data_sha256") not in (None, data.sha256):
         raise ConfigError(
             f"The training data '{cfg.data.path}' changed since the checkpoint {resume} was written.",
-            hint="Resume needs the same data; start a new run with --init-from to warm-start instead.",
+            hint=f"Resume needs the same data; start a new run with {setting('init_from')} to warm-start instead.",
         )
     model = build_model(cfg, data.schema, data.X_train, np.random.default_rng(seeds[1]))
     if init_from is not None:
-        _warm_start(model, init_from, data.schema)
+        warm_start(model, init_from, data.schema)
     trainer = build_trainer(
         cfg,
         model,
@@ -79,9 +86,9 @@ def prepare_training(
         has_validation=data.X_val is not None,
     )
     if checkpoint is not None:
-        model.set_weights(_weights_by_layer(checkpoint.model))
+        model.set_weights(weights_by_layer(checkpoint.model))
         trainer.load_state_dict(checkpoint.training_state)
-        run_dir = RunDirectory.existing(Path(resume).resolve().parent.parent)
+        run_dir = RunDirectory.existing(Path(resume).resolve().parent.parent)  # type: ignore[arg-type]
     else:
         run_dir = RunDirectory.create(cfg, force)
         run_dir.write_config(to_toml(cfg))
@@ -103,11 +110,27 @@ class TrainingRun:
         self.cfg, self.data, self.model, self.trainer, self.dir = cfg, data, model, trainer, run_dir
         self._seeds = seeds
         self._selected_checkpoint: Path | None = None  # set while refitting
-        self.history: list[dict[str, Any]] = list(getattr(trainer, "history", []) or [])
         self.start_epoch = len(self.history)
         self.total_epochs = cfg.train.epochs
         self._started = time.perf_counter()
         self._uploader = _uploader(cfg, self.push_destination)
+        self.callbacks = self._compose_callbacks()
+
+    def _compose_callbacks(self) -> list[RunCallback]:
+        """What each epoch writes: history, the best model, periodic checkpoints, uploads."""
+        callbacks: list[RunCallback] = [HistoryFile(self.dir), BestModel(self, self.dir.model_path)]
+        if self.cfg.train.checkpoint_every:
+            callbacks.append(PeriodicCheckpoint(self, self.dir, self.cfg.train.checkpoint_every))
+        callbacks.append(LastGoodCheckpoint(self, self.dir))
+        if self._uploader is not None:
+            callbacks.append(UploadCheckpoints(self._uploader))
+        return callbacks
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """One row per epoch of the selection run (resumed epochs included)."""
+        rows: list[dict[str, Any]] = self.trainer.history
+        return rows
 
     @property
     def run_dir(self) -> Path:
@@ -115,7 +138,7 @@ class TrainingRun:
 
     @property
     def push_destination(self) -> str | None:
-        """Where ``--push-to`` sends this run: ``<push_to>/<run directory name>``."""
+        """Where ``remote.push_to`` sends this run: ``<push_to>/<run directory name>``."""
         push_to = self.cfg.remote.push_to
         return f"{push_to.rstrip('/')}/{self.dir.path.name}" if push_to else None
 
@@ -127,30 +150,24 @@ class TrainingRun:
             f"({len(self.data.X_train)} train / {n_val} val rows, {widths})"
         )
 
-    def records(self) -> Iterator[Any]:
-        """Train, yielding one record per epoch; history and checkpoints are written as they come."""
-        try:
-            for record in self.trainer.fit(self.data.X_train, self.data.y_train, self.data.X_val, self.data.y_val):
-                self.history.append(_record_dict(record))
-                self.dir.append_history(self.history[-1])
-                if record.improved:
-                    self._save_model(self.dir.model_path)
-                every = self.cfg.train.checkpoint_every
-                if every and record.epoch % every == 0:
-                    self._save_checkpoint(self.dir.checkpoint_path(record.epoch))
-                yield record
-        except NonFiniteLossError as exc:
-            path = self._save_checkpoint(self.dir.checkpoint_path(None, "last-good"))
-            exc.hint = f"{exc.hint or ''} The last good weights are in {path}.".strip()
-            raise
+    def records(self) -> Iterator[EpochRecord]:
+        """Train, yielding one record per epoch after the run's callbacks have handled it."""
+        dtype = self.model.dtype
+        train = ArrayBatchSource(self.data.X_train, self.data.y_train, dtype=dtype)
+        val = None if self.data.X_val is None else ArrayBatchSource(self.data.X_val, self.data.y_val, dtype=dtype)
+        yield from run_callbacks(self.trainer.fit(train, val), self.callbacks)
 
     def refit_plan(self) -> str | None:
         """What :meth:`finish` will retrain, for the caller to announce; ``None`` if nothing."""
-        best = _best_epoch(self.history, self.trainer)
+        best = self.best_epoch()
         if not (self.cfg.train.refit and self.data.X_val is not None and best):
             return None
         rows = len(self.data.X_train) + len(self.data.X_val)
         return f"Refitting on all {rows} rows (training + validation) for the best epoch count, {best}."
+
+    def best_epoch(self) -> int:
+        best = getattr(getattr(self.trainer, "early_stopping", None), "best_epoch", None)
+        return int(best) if best else len(self.history)
 
     def save_interrupt_checkpoint(self) -> Path:
         """A checkpoint of the state at the last completed batch, for ``--resume``.
@@ -160,20 +177,20 @@ class TrainingRun:
         """
         if self._selected_checkpoint is not None:
             return self._selected_checkpoint
-        return self._save_checkpoint(self.dir.checkpoint_path(None, "interrupted"))
+        return self.save_checkpoint(self.dir.checkpoint_path(None, "interrupted"))
 
     def finish(self) -> TrainResult:
         """Evaluate the selected model, refit on all rows if configured, save, and report."""
-        from dlcli.inference import Predictor, evaluate_arrays
+        from .inference import Predictor, evaluate_arrays
 
         metrics: dict[str, float] = {}
         if self.data.X_val is not None:
             # Rows the selected model never trained on: an honest estimate, also for the refit.
             predictor = Predictor(self.model, self.data.schema, {}, "")
-            metrics = evaluate_arrays(predictor, self.data.X_val, self.data.y_val).metrics
-        best = _best_epoch(self.history, self.trainer)
+            metrics = evaluate_arrays(predictor, self.data.X_val, self.data.y_val).metrics  # type: ignore[arg-type]
+        best = self.best_epoch()
         refit = self._refit(best) if self.cfg.train.refit and self.data.X_val is not None and best else None
-        self._save_model(self.dir.model_path, metrics=metrics, best_epoch=best, refit=refit)
+        self.save_model(self.dir.model_path, metrics=metrics, best_epoch=best, refit=refit)
         self.dir.write_metrics(metrics)
         seconds = sum(h["seconds"] for h in self.history)
         samples = sum(h["seconds"] * h["samples_per_second"] for h in self.history)
@@ -192,7 +209,7 @@ class TrainingRun:
 
     def _refit(self, epochs: int) -> dict[str, Any]:
         """Retrain from the same initialisation on training + validation rows for ``epochs`` epochs."""
-        self._selected_checkpoint = self._save_checkpoint(self.dir.checkpoint_path(None, "selected"))
+        self._selected_checkpoint = self.save_checkpoint(self.dir.checkpoint_path(None, "selected"))
         X = np.concatenate([self.data.X_train, self.data.X_val])
         y = np.concatenate([self.data.y_train, self.data.y_val])
         model = build_model(self.cfg, self.data.schema, X, np.random.default_rng(self._seeds[1]))
@@ -206,7 +223,7 @@ class TrainingRun:
             epochs=epochs,
         )
         try:
-            for _ in trainer.fit(X, y):
+            for _ in trainer.fit(ArrayBatchSource(X, y, dtype=model.dtype)):
                 pass
         except NonFiniteLossError as exc:
             # The selected model is sound; keep it rather than fail the whole run.
@@ -233,14 +250,15 @@ class TrainingRun:
             **extra,
         }
 
-    def _save_model(self, path: Path, **extra: Any) -> None:
+    def save_model(self, path: Path, **extra: Any) -> None:
+        """The model as users get it: target scaling folded into the output layer."""
         from dlcli.model_io import save_model
-        from dlcli.train.builders import folded_target_scaling
 
         with folded_target_scaling(self.model, self.data.schema) as schema:
             save_model(path, self.model, schema=schema.to_dict(), metadata=self._metadata("model", **extra))
 
-    def _save_checkpoint(self, path: Path) -> Path:
+    def save_checkpoint(self, path: Path) -> Path:
+        """The model and the trainer state, for ``--resume``; every callback hears of it."""
         from dlcli.model_io import save_model
 
         save_model(
@@ -250,8 +268,9 @@ class TrainingRun:
             metadata=self._metadata("checkpoint"),
             training_state=self.trainer.state_dict(),
         )
-        if self._uploader is not None:
-            self._uploader.submit(path, str(path.relative_to(self.dir.path)))
+        key = path.relative_to(self.dir.path).as_posix()
+        for callback in self.callbacks:
+            callback.on_checkpoint(path, key)
         return path
 
     def _finish_push(self) -> list[str]:
@@ -261,10 +280,8 @@ class TrainingRun:
         from dlcli.remote import push
 
         destination = str(self.push_destination)
-        report = push(self.dir.path, destination, _remote_options(self.cfg))
+        report = push(self.dir.path, destination, sync_options(self.cfg))
         if report.failed:
-            from dlcli.errors import RemoteError
-
             raise RemoteError(
                 f"Training finished but {len(report.failed)} file(s) failed to upload to {destination}.",
                 hint=f"The run is saved locally in {self.dir.path}; retry with: dlcli push "
@@ -273,14 +290,18 @@ class TrainingRun:
         return [destination]
 
 
-def _read_data(cfg: Config, rng: np.random.Generator) -> TrainingData:
+def read_training_data(cfg: Config, rng: np.random.Generator) -> TrainingData:
+    """Read ``data.path`` (an ``s3://`` URL through the cache), split it and fit the schema."""
     if not cfg.data.path:
-        raise ConfigError("No training data given.", hint="Pass --data FILE --target COLUMN, or run 'dlcli init'.")
+        raise ConfigError(
+            "No training data given.",
+            hint=f"Pass {setting('data.path', 'FILE')} {setting('data.target', 'COLUMN')}, or run 'dlcli init'.",
+        )
     path: str | Path = cfg.data.path
     if str(path).startswith("s3://"):
         from dlcli.remote import fetch
 
-        path = fetch(str(path), _remote_options(cfg))
+        path = fetch(str(path), sync_options(cfg))
     return prepare_training_data(
         path,
         cfg.data.target,
@@ -294,69 +315,9 @@ def _read_data(cfg: Config, rng: np.random.Generator) -> TrainingData:
     )
 
 
-def _remote_options(cfg: Config) -> Any:
-    from dlcli.workflows.remotes import sync_options
-
-    return sync_options(cfg)
-
-
 def _uploader(cfg: Config, destination: str | None) -> Any:
     if destination is None:
         return None
     from dlcli.remote import BackgroundUploader
 
-    return BackgroundUploader(destination, _remote_options(cfg))
-
-
-def _load_checkpoint(path: Path) -> Any:
-    from dlcli.model_io import load_model
-
-    loaded = load_model(path)
-    if not loaded.training_state or (loaded.metadata or {}).get("kind") != "checkpoint":
-        raise ModelFileError(
-            f"'{path}' is a model, not a checkpoint: it has no training state to resume.",
-            hint="Resume from a file in the run's checkpoints/ directory, or use --init-from "
-            "to warm-start from a model.",
-        )
-    return loaded
-
-
-def _warm_start(model: Any, path: Path, schema: Any) -> None:
-    """Initialise from another model's weights (then train afresh: no optimizer or loop state)."""
-    from dlcli.model_io import load_weights_into
-
-    load_weights_into(model, path)
-    if schema.target_scaled:
-        # Saved models predict original units; this run trains on standardised targets.
-        last = model.layers[-1]
-        last.params["kernel"] /= schema.target_std
-        last.params["bias"] -= schema.target_mean
-        last.params["bias"] /= schema.target_std
-
-
-def _weights_by_layer(model: Any) -> dict[str, dict[str, np.ndarray]]:
-    return {layer.name: dict(layer.get_weights()) for layer in model.layers}
-
-
-def _flatten(config: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {f"{section}.{key}": value for section, values in config.items() for key, value in values.items()}
-
-
-def _record_dict(record: Any) -> dict[str, Any]:
-    return {
-        "epoch": record.epoch,
-        "loss": record.loss,
-        **record.metrics,
-        "val_loss": record.val_loss,
-        **{f"val_{k}": v for k, v in record.val_metrics.items()},
-        "lr": record.lr,
-        "seconds": record.seconds,
-        "samples_per_second": record.samples_per_second,
-    }
-
-
-def _best_epoch(history: list[dict[str, Any]], trainer: Any) -> int:
-    best = getattr(getattr(trainer, "early_stopping", None), "best_epoch", None)
-    if best:
-        return int(best)
-    return len(history)
+    return BackgroundUploader(destination, sync_options(cfg))

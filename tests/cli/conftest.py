@@ -38,7 +38,7 @@ def cli(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A quickly trained iris model (shared: training is the slow part)."""
     from dlcli.config import load_config
-    from dlcli.train.run import prepare_training
+    from dlcli.workflows.training import prepare_training
 
     out = tmp_path_factory.mktemp("iris") / "run"
     cfg = load_config(SAMPLES / "iris" / "dlcli.toml", {"train.epochs": 40, "output.out": str(out)}, environ={})

@@ -1,12 +1,12 @@
-"""Validation split (shuffled, stratified) and per-epoch mini-batch orders."""
+"""Validation split (shuffled, stratified)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from dlcli.data.splits import train_val_indices, train_val_split
 from dlcli.errors import ConfigError
-from dlcli.train.splits import epoch_batches, train_val_split
 
 
 def test_stratified_split_keeps_class_proportions() -> None:
@@ -48,17 +48,7 @@ def test_zero_fraction_and_bad_fraction() -> None:
         train_val_split(np.zeros((5, 1)), np.zeros(5), 1.5, np.random.default_rng(0), False)
 
 
-def test_batches_reshuffle_each_epoch_and_cover_all_rows() -> None:
-    rng = np.random.default_rng(0)
-    first, second = epoch_batches(10, 4, rng), epoch_batches(10, 4, rng)
-    assert [len(b) for b in first] == [4, 4, 2]
-    assert sorted(np.concatenate(first).tolist()) == list(range(10))
-    assert not np.array_equal(np.concatenate(first), np.concatenate(second))
-
-
 def test_indices_match_the_array_split() -> None:
-    from dlcli.train.splits import train_val_indices
-
     y = np.repeat([0, 1], [12, 8])
     train_idx, val_idx = train_val_indices(y, 0.25, np.random.default_rng(4), stratify=True)
     Xt, _, Xv, _ = train_val_split(np.arange(20).reshape(-1, 1), y, 0.25, np.random.default_rng(4), True)

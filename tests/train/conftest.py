@@ -7,8 +7,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dlcli.data.batches import ArrayBatchSource
 from dlcli.nn import BatchNormalization, Dense, Dropout, Sequential, get_optimizer, get_schedule
 from dlcli.train.loop import EarlyStopping, Trainer
+
+
+def sources(
+    X: Any, y: Any, X_val: Any = None, y_val: Any = None
+) -> tuple[ArrayBatchSource, ArrayBatchSource | None]:
+    """The trainer's (training, validation) batch sources for in-memory arrays."""
+    return ArrayBatchSource(X, y), None if X_val is None else ArrayBatchSource(X_val, y_val)
 
 
 def blobs(seed: int = 0, n_per_class: int = 30, n_classes: int = 3) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,8 @@ from dlcli.errors import ConfigError
 from dlcli.nn import Dense, Sequential, get_optimizer, get_schedule
 from dlcli.train.loop import EarlyStopping, Trainer
 
+from .conftest import sources
+
 
 class FakeModel:
     """Only what EarlyStopping touches: copy_weights / restore_weights."""
@@ -95,7 +97,7 @@ def test_trainer_stops_early_and_restores_the_best_epoch() -> None:
         early_stopping=stopping,
     )
     weights, records = {}, []
-    for record in trainer.fit(X, X, X, -X):
+    for record in trainer.fit(*sources(X, X, X, -X)):
         records.append(record)
         if not record.stop:
             weights[record.epoch] = model.copy_weights()
@@ -103,4 +105,4 @@ def test_trainer_stops_early_and_restores_the_best_epoch() -> None:
     assert [r.improved for r in records[-2:]] == [False, False]
     best = weights[stopping.best_epoch]
     assert all(np.array_equal(a, b) for a, b in zip(model.copy_weights(), best, strict=True))
-    assert list(trainer.fit(X, X, X, -X)) == []  # finished: a second fit has nothing to do
+    assert list(trainer.fit(*sources(X, X, X, -X))) == []  # finished: a second fit has nothing to do

@@ -17,7 +17,7 @@ import pytest
 
 from dlcli.model_io.state_tree import read_tree, write_tree
 
-from .conftest import classifier, make_trainer
+from .conftest import classifier, make_trainer, sources
 
 EPOCHS = 6
 
@@ -42,7 +42,7 @@ def assert_same_weights(a: Any, b: Any) -> None:
 def reference(data: Any) -> Any:
     X, y, Xv, yv = data
     model = classifier(seed=1)
-    records = list(make_trainer(model, seed=2, epochs=EPOCHS).fit(X, y, Xv, yv))
+    records = list(make_trainer(model, seed=2, epochs=EPOCHS).fit(*sources(X, y, Xv, yv)))
     assert len(records) == EPOCHS
     return model, records
 
@@ -54,7 +54,7 @@ def resume(data: Any, state: dict[str, Any], weights: dict[str, Any]) -> tuple[A
     model.set_weights(weights)
     trainer = make_trainer(model, seed=98, epochs=EPOCHS)
     trainer.load_state_dict(stored(state))
-    return model, list(trainer.fit(X, y, Xv, yv)), trainer
+    return model, list(trainer.fit(*sources(X, y, Xv, yv))), trainer
 
 
 def test_resume_at_an_epoch_boundary_is_bit_exact(data) -> None:
@@ -62,7 +62,7 @@ def test_resume_at_an_epoch_boundary_is_bit_exact(data) -> None:
     X, y, Xv, yv = data
     model = classifier(seed=1)
     trainer = make_trainer(model, seed=2, epochs=EPOCHS)
-    for record in trainer.fit(X, y, Xv, yv):
+    for record in trainer.fit(*sources(X, y, Xv, yv)):
         if record.epoch == 3:
             state, weights = trainer.state_dict(), weights_of(model)
             break
@@ -92,7 +92,7 @@ def test_resume_after_ctrl_c_mid_epoch_is_bit_exact(data, step) -> None:
     model = classifier(seed=1)
     trainer = make_trainer(model, seed=2, epochs=EPOCHS, grad_hook=interrupt_at(step))
     with pytest.raises(KeyboardInterrupt):
-        for _ in trainer.fit(X, y, Xv, yv):
+        for _ in trainer.fit(*sources(X, y, Xv, yv)):
             pass
     state = trainer.state_dict()
     assert state["step"] == step  # the batch in progress was completed, then stopped
@@ -106,7 +106,7 @@ def test_ctrl_c_while_the_caller_handles_a_record_is_delivered_at_the_next_resum
     # could land in a finalizer, where Python prints and swallows it. It must wait for the trainer.
     X, y, Xv, yv = data
     trainer = make_trainer(classifier(seed=1), seed=2, epochs=EPOCHS)
-    records = trainer.fit(X, y, Xv, yv)
+    records = trainer.fit(*sources(X, y, Xv, yv))
     assert next(records).epoch == 1
     signal.raise_signal(signal.SIGINT)  # the caller's code goes on undisturbed
     with pytest.raises(KeyboardInterrupt):
@@ -128,7 +128,7 @@ def test_keyboard_interrupt_raised_inside_a_step_rolls_back_to_a_resumable_point
     model = classifier(seed=1)
     trainer = make_trainer(model, seed=2, epochs=EPOCHS, grad_hook=hook)
     with pytest.raises(KeyboardInterrupt):
-        list(trainer.fit(X, y, Xv, yv))
+        list(trainer.fit(*sources(X, y, Xv, yv)))
     state = trainer.state_dict()
     assert (state["epoch"], state["batch"]) == (1, 0)  # 6 steps per epoch: back to epoch 2's start
     resumed, _, _ = resume(data, state, weights_of(model))
@@ -141,7 +141,7 @@ def test_warm_start_is_just_set_weights_before_fit(data) -> None:
     model = classifier(seed=5)
     model.set_weights(weights_of(source))
     trainer = make_trainer(model, seed=6, epochs=3)
-    records = list(trainer.fit(X, y, Xv, yv))
+    records = list(trainer.fit(*sources(X, y, Xv, yv)))
     assert [r.epoch for r in records] == [1, 2, 3]  # trains afresh: new counters, new history
     assert trainer.state_dict()["optimizer"]["iterations"] == 18
 
@@ -157,7 +157,7 @@ def test_ctrl_c_during_epoch_end_evaluation_arrives_after_the_record(data) -> No
 
     model.evaluate_loss = evaluate_then_interrupt  # type: ignore[method-assign]
     trainer = make_trainer(model, seed=2, epochs=EPOCHS)
-    records = trainer.fit(X, y, Xv, yv)
+    records = trainer.fit(*sources(X, y, Xv, yv))
     assert next(records).epoch == 1  # the epoch completes and is reported
     with pytest.raises(KeyboardInterrupt):
         next(records)

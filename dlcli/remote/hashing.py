@@ -8,12 +8,15 @@ could share the timestamp on coarse filesystems).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import threading
 import time
 from pathlib import Path
+
+from dlcli.files import write_text
 
 CHUNK = 1 << 20
 RACY_SECONDS = 2.0
@@ -102,11 +105,7 @@ class HashCache:
         """Write the cache atomically; failures are ignored (the cache is an optimisation)."""
         if self.path is None or not self._dirty:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            with self._lock:
-                tmp.write_text(json.dumps(self._entries, separators=(",", ":")))
-            os.replace(tmp, self.path)
-        except OSError:
-            pass
+        with self._lock:
+            text = json.dumps(self._entries, separators=(",", ":"))
+        with contextlib.suppress(OSError):
+            write_text(self.path, text)

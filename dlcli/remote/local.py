@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from dlcli.errors import RemoteError
+from dlcli.files import atomic_path
 from dlcli.remote.hashing import HashCache
-from dlcli.remote.paths import TEMP_MARK, is_internal, safe_destination
+from dlcli.remote.paths import is_internal, safe_destination
 from dlcli.remote.plan import FileState
 
 
@@ -44,17 +44,8 @@ def walk(root: Path) -> dict[str, Path]:
 def atomic_copy(source: Path, dest_root: Path, key: str) -> Path:
     """Copy ``source`` to ``dest_root/key`` through a temporary file in the same directory, then rename."""
     target = safe_destination(dest_root, key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_MARK, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as temp, open(temp, "wb") as out, open(source, "rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
     return target
 
 

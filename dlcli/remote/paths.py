@@ -6,9 +6,9 @@ import os
 from pathlib import Path, PurePosixPath
 
 from dlcli.errors import RemoteError
+from dlcli.files import is_temporary
 
 MANIFEST_NAME = ".dlcli-manifest.json"
-TEMP_MARK = ".dlcli-tmp-"
 
 
 def check_relative_key(key: str) -> str:
@@ -45,6 +45,7 @@ def safe_destination(root: Path, key: str) -> Path:
 
 
 def is_internal(key: str) -> bool:
-    """Keys sync never transfers: the manifest and our temporary files."""
+    """Keys sync never transfers: the manifest and the temporary files of :mod:`dlcli.files`
+    (including the ones s3transfer derives from them while it downloads)."""
     name = key.rsplit("/", 1)[-1]
-    return name == MANIFEST_NAME or name.startswith(TEMP_MARK)
+    return name == MANIFEST_NAME or is_temporary(name)

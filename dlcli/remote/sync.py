@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from dlcli.errors import DlcliError, RemoteError, RemoteUsageError
+from dlcli.files import atomic_path
 from dlcli.remote.hashing import HashCache, hash_file, multipart_etag
 from dlcli.remote.local import atomic_copy, delete_local, list_local, walk
-from dlcli.remote.paths import TEMP_MARK, check_relative_key, safe_destination
+from dlcli.remote.paths import check_relative_key, safe_destination
 from dlcli.remote.plan import FileState, Op, is_multipart_etag, plan
 from dlcli.remote.report import SyncReport
 from dlcli.remote.settings import SyncOptions, cache_dir
@@ -239,11 +238,7 @@ def download_verified(
 ) -> Path:
     """Download into a temporary file beside the target, verify SHA-256 (or the plain MD5), rename."""
     target = safe_destination(dest_root, key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=TEMP_MARK, dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
+    with atomic_path(target) as tmp:
         store.download(key, tmp, on_bytes, state.size)  # type: ignore[attr-defined]
         sha, md5 = hash_file(tmp, md5=state.sha256 is None)
         if state.sha256 and sha != state.sha256:
@@ -253,9 +248,6 @@ def download_verified(
             )
         if state.sha256 is None and state.md5 and md5 != state.md5:
             raise RemoteError(f"Checksum mismatch for '{key}': the ETag MD5 {state.md5} does not match the download.")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

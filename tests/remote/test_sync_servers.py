@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,29 @@ def test_pull_of_an_empty_or_mistyped_prefix_is_an_error(remote, tmp_path: Path)
     with pytest.raises(RemoteUsageError, match="Nothing to pull"):
         pull(f"{url}/no-such-folder", tmp_path / "out", options)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_written_files_get_the_umask_mode(remote, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Pulled (and, on a directory remote, pushed) files are 0o666 & ~umask, as open() makes
+    them, not the private 0o600 of a temporary file."""
+    url, options = remote
+    make_tree(tmp_path / "src")
+    push(tmp_path / "src", url, options)
+    pull(url, tmp_path / "out", options)
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    if not url.startswith("s3://"):
+        written += [p for p in Path(url).rglob("*") if p.is_file()]
+    assert len(written) >= 6
+    assert {p.relative_to(tmp_path).as_posix(): oct(p.stat().st_mode & 0o777) for p in written} == {
+        p.relative_to(tmp_path).as_posix(): "0o644" for p in written
+    }

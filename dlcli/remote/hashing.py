@@ -93,14 +93,6 @@ class HashCache:
                 self._dirty = True
         return sha, md
 
-    def remember(self, path: Path, sha256: str) -> None:
-        """Record the hash of a file we just wrote and verified (pull), if it is not racy."""
-        st = path.stat()
-        if time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS:
-            with self._lock:
-                self._entries[os.path.abspath(path)] = [st.st_size, st.st_mtime_ns, st.st_ino, sha256, None]
-                self._dirty = True
-
     def save(self) -> None:
         """Write the cache atomically; failures are ignored (the cache is an optimisation)."""
         if self.path is None or not self._dirty:

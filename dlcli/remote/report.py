@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 
@@ -24,10 +23,6 @@ class SyncReport:
     def transferred(self) -> list[str]:
         return self.downloaded if self.direction == "pull" else self.uploaded
 
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
     def to_dict(self) -> dict[str, object]:
         """The documented JSON shape ("downloaded" in place of "uploaded" for pull)."""
         moved = "downloaded" if self.direction == "pull" else "uploaded"
@@ -40,9 +35,6 @@ class SyncReport:
             "dry_run": self.dry_run,
             "destination": self.destination,
         }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
 
     def summary(self) -> str:
         """One human line, e.g. "uploaded 3 files (1.2 MB), skipped 10, deleted 0, failed 0"."""

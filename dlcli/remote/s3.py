@@ -101,7 +101,7 @@ class S3Store:
         except Exception as exc:
             raise self.error(exc, self.remote.key(MANIFEST_NAME)) from exc
 
-    def states(self, hash_foreign: bool = True) -> tuple[dict[str, FileState], dict[str, dict[str, Any]]]:
+    def states(self) -> tuple[dict[str, FileState], dict[str, dict[str, Any]]]:
         """FileStates of the remote files: SHA-256 from the manifest when its size+ETag still match,
         else from the object's metadata (one HEAD), else only size and a plain-MD5 ETag."""
         listing = self.list()
@@ -116,7 +116,7 @@ class S3Store:
                 if entry and entry.get("size") == obj["size"] and entry.get("etag") == obj["etag"]
                 else None
             )
-            if sha is None and hash_foreign:
+            if sha is None:
                 sha = self.head_sha256(rel)
                 self.manifest_misses += sha is not None
             states[rel] = FileState(obj["size"], sha, plain_md5(obj["etag"]), obj["etag"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -249,7 +248,3 @@ def download_verified(
         if state.sha256 is None and state.md5 and md5 != state.md5:
             raise RemoteError(f"Checksum mismatch for '{key}': the ETag MD5 {state.md5} does not match the download.")
     return target
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

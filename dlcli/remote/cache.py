@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path, PurePosixPath
 
-from dlcli.errors import RemoteError, RemoteUsageError
+from dlcli.errors import RemoteError, RemoteUsageError, setting
 from dlcli.remote.settings import SyncOptions, cache_dir
 from dlcli.remote.url import LocalRemote, parse_remote
 
@@ -33,7 +33,7 @@ def fetch(url: str, options: SyncOptions | None = None) -> Path:
     if state is None:
         raise RemoteError(
             f"No such object {url} (endpoint {store.endpoint or 'AWS default'}).",
-            hint="Check the path: 'dlcli pull --dry-run' on its folder lists what is there.",
+            hint="Check the path: a dry-run pull of its folder lists what is there.",
         )
     size, sha, etag = state.size, state.sha256, state.etag or ""
     content_id = f"sha256-{sha}" if sha else "etag-" + hashlib.sha256(f"{etag}:{size}".encode()).hexdigest()[:32]
@@ -47,5 +47,5 @@ def fetch(url: str, options: SyncOptions | None = None) -> Path:
     except OSError as exc:
         raise RemoteError(
             f"Cannot write the cache entry for {url} in '{entry_dir}': {exc.strerror or exc}.",
-            hint="Set [remote].cache_dir or DLCLI_CACHE_DIR to a writable directory.",
+            hint=f"Set {setting('remote.cache_dir')} or DLCLI_CACHE_DIR to a writable directory.",
         ) from exc

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dlcli.errors import RemoteError
+from dlcli.errors import RemoteError, setting
 
+# Settings are named with setting(): the CLI renders each as the flag of the command that ran.
 _CREDENTIALS_HINT = (
-    "Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or pick credentials with --profile "
-    "(or [remote].profile in dlcli.toml)."
+    f"Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or pick credentials with {setting('remote.profile')}."
 )
-_ENDPOINT_HINT = "Check --endpoint-url (or [remote].endpoint_url, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)."
+_ENDPOINT_HINT = f"Check {setting('remote.endpoint_url')} (or AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)."
 
 
 def transfer_errors() -> tuple[type[Exception], ...]:
@@ -57,12 +57,12 @@ def translate(exc: BaseException, bucket: str, key: str | None, endpoint: str | 
         return RemoteError(f"No AWS credentials found for {place}.", hint=_CREDENTIALS_HINT)
     if isinstance(exc, bx.ProfileNotFound):
         return RemoteError(
-            f"AWS profile not found: {exc}.", hint="Check --profile (or [remote].profile) against ~/.aws/config."
+            f"AWS profile not found: {exc}.", hint=f"Check {setting('remote.profile')} against ~/.aws/config."
         )
     if code in ("NoSuchBucket",):
         return RemoteError(
             f"No such bucket '{bucket}' at {place}.",
-            hint="Create the bucket first, or check the URL and --endpoint-url.",
+            hint=f"Create the bucket first, or check the URL and {setting('remote.endpoint_url')}.",
         )
     if code in ("SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidClientTokenId", "AuthorizationHeaderMalformed"):
         return RemoteError(f"The server rejected the credentials ({code}) for {place}.", hint=_CREDENTIALS_HINT)
@@ -75,7 +75,8 @@ def translate(exc: BaseException, bucket: str, key: str | None, endpoint: str | 
     if code in ("InvalidRequest", "XAmzContentSHA256Mismatch", "BadDigest") or "checksum" in str(exc).lower():
         return RemoteError(
             f"The server rejected the request for {place}: {exc}.",
-            hint="Some S3-compatible stores reject boto3's default checksums: try --checksum when_required.",
+            hint="Some S3-compatible stores reject boto3's default checksums: "
+            f"set {setting('remote.checksum', 'when_required')}.",
         )
     if isinstance(exc, bx.BotoCoreError) or code:
         return RemoteError(f"S3 request failed for {place}: {exc}.", hint=_ENDPOINT_HINT if not code else None)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlcli.errors import RemoteUsageError
+from dlcli.errors import RemoteUsageError, setting
 
 # S3 bucket names: 3-63 of lowercase letters, digits, dots and hyphens (the AWS rules, loosely).
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
@@ -66,6 +66,7 @@ def parse_remote(url: str) -> Remote:
     if scheme:
         raise RemoteUsageError(
             f"Unsupported remote scheme '{scheme.group(1)}://' in '{text}'.",
-            hint="Use s3://bucket/prefix (any S3-compatible store via --endpoint-url) or a local directory.",
+            hint=f"Use s3://bucket/prefix (any S3-compatible store via {setting('remote.endpoint_url')}) "
+            "or a local directory.",
         )
     return LocalRemote(Path(text).expanduser())

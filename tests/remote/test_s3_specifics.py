@@ -146,4 +146,4 @@ def test_unreachable_endpoint_hints_endpoint(tmp_path: Path, monkeypatch) -> Non
     (tmp_path / "f").write_text("x")
     with pytest.raises(RemoteError) as info:
         push(tmp_path / "f", "s3://bucket-x/p", SyncOptions(endpoint_url=f"http://127.0.0.1:{free_port()}"))
-    assert "--endpoint-url" in (info.value.hint or "")
+    assert "remote.endpoint_url" in (info.value.hint or "")  # the CLI renders it as --endpoint-url

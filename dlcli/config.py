@@ -115,7 +115,8 @@ class DataConfig:
     target: str = setting("", "the column to predict (CSV)", flag="--target")
     task: str = setting(
         "auto",
-        "auto: string targets and integer targets with at most 20 values are classes, else regression",
+        "the kind of problem; auto: string targets and integer targets with at most 20 values are classes, "
+        "else regression",
         choices=_tasks,
     )
     val_split: float = setting(
@@ -147,7 +148,7 @@ class ModelConfig:
     )
     batch_norm: bool = setting(False, "batch normalisation before each hidden activation")
     loss: str = setting(
-        "auto", "auto picks the task's loss; mse is L = 1/(2n) Σ (y − y*)²", choices=registered("loss", "auto")
+        "auto", "the loss; auto picks the task's; mse is L = 1/(2n) Σ (y − y*)²", choices=registered("loss", "auto")
     )
     dtype: str = setting("float32", "dtype of weights and computation", choices=_dtypes)
 
@@ -450,6 +451,11 @@ def validate(spec: Setting, value: Any) -> Any:
     if bounds is not None and not _in_range(spec, value):
         raise ConfigError(f"{spec.key} must be {bounds}, got {value:g}.")
     return value
+
+
+def check(key: str, value: Any) -> Any:
+    """``value`` if it is valid for ``key`` (for options that bypass the config layers)."""
+    return validate(settings()[key], value)
 
 
 def _in_range(spec: Setting, value: float) -> bool:

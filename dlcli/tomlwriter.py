@@ -17,14 +17,14 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
-def dumps(tables: Mapping[str, Mapping[str, Any]], comments: Mapping[str, str] | None = None) -> str:
+def dumps(tables: Mapping[str, Mapping[str, Any]], comments: Mapping[str, str] | None = None, header: str = "") -> str:
     """TOML text for ``{table: {key: value}}``.
 
     ``comments`` maps ``"table.key"`` (or ``"table"``) to comment text written above it, one
-    ``# `` line per line of text.
+    ``# `` line per line of text; ``header`` is a comment block at the top.
     """
     notes = comments or {}
-    lines: list[str] = []
+    lines: list[str] = _comment(header) + ([""] if header else [])
     for table, values in tables.items():
         lines += _comment(notes.get(table))
         lines.append(f"[{key(table)}]")

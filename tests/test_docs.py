@@ -32,7 +32,7 @@ def test_man_pages_are_up_to_date() -> None:
     assert set(pages) == {"dlcli.1", *(f"dlcli-{name}.1" for name in commands())}
     for name, text in pages.items():
         path = ROOT / "man" / name
-        assert path.exists() and path.read_text() == text, f"man/{name} is stale: run python -m dlcli.cli.manpage man/"
+        assert path.exists() and path.read_text() == text, f"man/{name} is stale: run python -m dlcli.cli.gendocs"
 
 
 def test_man_page_renders_with_man() -> None:
@@ -90,3 +90,39 @@ def test_configuration_reference_lists_every_key() -> None:
         section, name = key.split(".")
         block = text.split(f"## `[{section}]`", 1)[1].split("\n## ", 1)[0]
         assert f"| `{name}` |" in block, key
+
+
+def test_configuration_reference_is_generated_from_the_schema() -> None:
+    from dlcli.cli.configdoc import render
+
+    committed = (ROOT / "docs" / "configuration.md").read_text()
+    assert committed == render(), "docs/configuration.md is stale: run python -m dlcli.cli.gendocs"
+
+
+def test_init_template_is_the_schema(tmp_path: Path) -> None:
+    """Every key, with its help and its default, and nothing the loader would reject."""
+    from dlcli.config import Config, all_keys, load_config, settings
+    from dlcli.workflows.scaffold import render_config
+
+    text = render_config(None)
+    path = tmp_path / "dlcli.toml"
+    path.write_text(text)
+    assert load_config(path, environ={}).to_dict() == Config().to_dict()
+    for key, spec in settings().items():
+        section, name = key.split(".")
+        block = text.split(f"[{section}]", 1)[1].split("\n[", 1)[0]
+        assert f"\n{name} = " in block, key
+        assert spec.help[1:40] in block, key
+    assert len(all_keys()) == sum(1 for line in text.splitlines() if " = " in line and not line.startswith("#"))
+
+
+def test_help_names_the_registered_choices() -> None:
+    from typer.testing import CliRunner
+
+    from dlcli.cli.app import app
+    from dlcli.nn import ACTIVATIONS, OPTIMIZERS
+
+    text = " ".join(CliRunner().invoke(app, ["train", "--help"]).stdout.split())
+    assert "Optimizer: " + ", ".join(OPTIMIZERS.names()) + "." in text
+    assert all(name in text for name, act in ACTIVATIONS.items() if act.elementwise)
+    assert "{choices:" not in text

@@ -13,6 +13,7 @@ import typer
 
 from dlcli import __version__
 from dlcli.cli.boundary import DlcliGroup
+from dlcli.cli.helptext import DlcliCommand
 from dlcli.cli.eval import eval_command
 from dlcli.cli.init import init
 from dlcli.cli.inspect import inspect_command
@@ -61,13 +62,13 @@ def main_options(
     """Global options, given before the command."""
 
 
-app.command("init")(init)
-app.command("train")(train)
-app.command("eval")(eval_command)
-app.command("predict")(predict)
-app.command("inspect")(inspect_command)
-app.command("push")(push)
-app.command("pull")(pull)
+app.command("init", cls=DlcliCommand)(init)
+app.command("train", cls=DlcliCommand)(train)
+app.command("eval", cls=DlcliCommand)(eval_command)
+app.command("predict", cls=DlcliCommand)(predict)
+app.command("inspect", cls=DlcliCommand)(inspect_command)
+app.command("push", cls=DlcliCommand)(push)
+app.command("pull", cls=DlcliCommand)(pull)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -154,10 +154,12 @@ def render_all() -> dict[str, str]:
     import typer
 
     from dlcli.cli.app import app
+    from dlcli.cli.helptext import expand_params
 
     group = typer.main.get_command(app)
     pages = {"dlcli.1": main_page(group)}
     for name, command in group.commands.items():  # type: ignore[attr-defined]
+        expand_params(command)
         pages[f"dlcli-{name}.1"] = command_page(name, command)
     return pages
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,11 +12,6 @@ import typer
 from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, QuietOpt
 from dlcli.cli.render import emit_json, err, log, stderr_is_terminal
 from dlcli.errors import RemoteError
-
-
-class Checksum(StrEnum):
-    when_required = "when_required"
-    when_supported = "when_supported"
 
 
 JobsOpt = Annotated[
@@ -39,10 +33,12 @@ ExcludeOpt = Annotated[
     typer.Option("--exclude", metavar="GLOB", help="Skip paths matching GLOB (repeatable).", show_default=False),
 ]
 ChecksumOpt = Annotated[
-    Checksum | None,
+    str | None,
     typer.Option(
         "--checksum",
-        help="boto3 request/response checksums (default when_required, which S3-compatible stores accept).",
+        metavar="MODE",
+        help="boto3 request/response checksums: {choices:remote.checksum} (default when_required, which "
+        "S3-compatible stores accept).",
         show_default=False,
     ),
 ]
@@ -89,7 +85,7 @@ def run_sync(direction: str, src: str, dest: str | None, flags: dict[str, Any]) 
             endpoint_url=flags["endpoint_url"],
             profile=flags["profile"],
             jobs=flags["jobs"],
-            checksum=flags["checksum"].value if flags["checksum"] else None,
+            checksum=flags["checksum"],
             dry_run=flags["dry_run"],
             delete=flags["delete"],
             include=tuple(flags["include"] or ()),

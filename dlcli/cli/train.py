@@ -32,7 +32,8 @@ def train(
         str | None, typer.Option(metavar="WIDTHS", help="Hidden layer widths, e.g. 64,32.", show_default=False)
     ] = None,
     activation: Annotated[
-        str | None, typer.Option(metavar="NAME", help="Hidden activation: relu, gelu, tanh, …", show_default=False)
+        str | None,
+        typer.Option(metavar="NAME", help="Hidden activation: {choices:model.activation}.", show_default=False),
     ] = None,
     dropout: Annotated[
         float | None, typer.Option(metavar="RATE", help="Dropout rate after each hidden layer.", show_default=False)
@@ -44,7 +45,7 @@ def train(
     lr: Annotated[float | None, typer.Option(metavar="RATE", help="Learning rate.", show_default=False)] = None,
     optimizer: Annotated[
         str | None,
-        typer.Option(metavar="NAME", help="sgd, momentum, nesterov, adam, adamw or rmsprop.", show_default=False),
+        typer.Option(metavar="NAME", help="Optimizer: {choices:train.optimizer}.", show_default=False),
     ] = None,
     seed: Annotated[
         int | None,

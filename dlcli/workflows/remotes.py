@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dlcli.config import Config, load_config
+from dlcli.config import Config, check, load_config
 from dlcli.errors import RemoteUsageError, setting
 from dlcli.remote import SyncOptions, SyncReport, pull, push
 
@@ -66,6 +66,8 @@ def sync(
     """``push`` (local ``src`` to the remote ``dest``) or ``pull`` (remote ``src`` into the
     directory ``dest``); ``dest`` defaults to ``remote.url`` for push and ``.`` for pull."""
     cfg = load_config(None, _remote_overrides(endpoint_url, profile, jobs))
+    if checksum is not None:
+        check("remote.checksum", checksum)
     options = sync_options(
         cfg,
         checksum=checksum,

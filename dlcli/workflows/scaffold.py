@@ -7,6 +7,7 @@ and a target column, the config already holds the inferred task, loss and networ
 from __future__ import annotations
 
 import os
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def hidden_for(summary: DataSummary | None) -> list[int]:
     return [width, width // 2]
 
 
+COMMENT_WIDTH = 90
 HEADER = """dlcli configuration. Resolution order, last wins:
   built-in defaults < this file < DLCLI_<SECTION>_<KEY> environment < command-line flags.
 'dlcli train --print-config' shows the resolved values."""
@@ -73,9 +75,10 @@ def render_config(summary: DataSummary | None, data_path: str = "") -> str:
     if summary is not None:
         tables["data"].update(path=data_path, target=summary.target, task=summary.task)
         tables["model"].update(hidden=hidden_for(summary), loss=summary.loss)
-    comments = {"data": HEADER + ("\n\n" + _fitted(summary) if summary else "")}
-    comments.update({key: describe(spec) for key, spec in settings().items()})
-    return tomlwriter.dumps(tables, comments)
+    comments = {key: describe(spec) for key, spec in settings().items()}
+    if summary is not None:
+        comments["data"] = _fitted(summary)
+    return tomlwriter.dumps(tables, comments, header=HEADER)
 
 
 def describe(spec: Setting) -> str:
@@ -86,7 +89,7 @@ def describe(spec: Setting) -> str:
         text += f" (one of: {', '.join(choices)})"
     if spec.flag:
         text += f"; flag {spec.flag}"
-    return text[0].upper() + text[1:] + "."
+    return textwrap.fill(text[0].upper() + text[1:] + ".", width=COMMENT_WIDTH)
 
 
 def _fitted(s: DataSummary) -> str:
@@ -98,7 +101,7 @@ def _fitted(s: DataSummary) -> str:
         lines.append(f"categorical (one-hot encoded): {', '.join(s.categorical)}")
     if s.classes:
         lines.append(f"{len(s.classes)} classes: {', '.join(map(str, s.classes[:20]))}")
-    return "\n".join(lines)
+    return "\n".join(textwrap.fill(line, width=COMMENT_WIDTH) for line in lines)
 
 
 def scaffold(

@@ -169,6 +169,8 @@ def test_non_finite_loss_exits_1_and_keeps_last_good_weights(cli, tmp_path: Path
     assert hint.startswith("Hint: ") and hint.endswith(
         f"The last good weights are in {tmp_path / 'r' / 'checkpoints' / 'last-good.h5'}."
     )
+    # The library names settings by key; the command line shows its own flags.
+    assert hint.startswith("Hint: Lower the learning rate (--lr), enable gradient clipping by global norm (--set ")
     assert (tmp_path / "r" / "checkpoints" / "last-good.h5").exists()
     assert "Traceback" not in result.stderr
 
@@ -390,3 +392,39 @@ def test_feature_constant_in_training_does_not_wreck_predictions(cli, tmp_path: 
     result = cli("eval", tmp_path / "run" / "model.h5", tmp_path / "test.csv", "--json")
     assert result.exit_code == 0, result
     assert json.loads(result.stdout)["metrics"]["accuracy"] >= 0.9
+
+
+# ---- settings named in messages ---------------------------------------------------------------
+
+
+def test_messages_name_the_flag_of_the_command_that_ran(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One library message, three spellings: a flag, --set, or the key in dlcli.toml."""
+    from dlcli.errors import ConfigError, setting
+
+    error = ConfigError("x", hint=f"{setting('train.lr')} {setting('train.clip_norm', '1.0')} {setting('force')}")
+    assert error.hint == "train.lr train.clip_norm=1.0 force"
+
+    from typer.main import get_command
+
+    from dlcli.cli.app import app
+    from dlcli.cli.boundary import flag_namer
+
+    group = get_command(app)
+
+    class Ctx:
+        def __init__(self, name: str) -> None:
+            self.invoked_subcommand = name
+
+    assert error.rendered(flag_namer(group, Ctx("train")))[1] == "--lr --set train.clip_norm=1.0 --force"
+    assert error.rendered(flag_namer(group, Ctx("eval")))[1] == (
+        "[train] lr in dlcli.toml [train] clip_norm = 1.0 in dlcli.toml --force"
+    )
+
+
+def test_a_bad_checksum_flag_names_the_choices(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "src").mkdir()
+    result = cli("push", tmp_path / "src", tmp_path / "dest", "--checksum", "sometimes")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        "Error: remote.checksum must be one of: when_required, when_supported; got 'sometimes'."
+    )

@@ -15,8 +15,11 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+from dlcli.errors import RemoteError
 from dlcli.files import write_text
+from dlcli.remote.store import FileState
 
 CHUNK = 1 << 20
 RACY_SECONDS = 2.0
@@ -32,6 +35,20 @@ def hash_file(path: Path, *, md5: bool = False) -> tuple[str, str | None]:
             if md is not None:
                 md.update(chunk)
     return sha.hexdigest(), (md.hexdigest() if md is not None else None)
+
+
+def check_download(path: Path, key: str, expected: FileState) -> None:
+    """Raise RemoteError unless ``path`` has the SHA-256 of ``expected`` (or, for an object
+    another tool wrote, the MD5 of its plain ETag; a multipart ETag cannot be checked)."""
+    foreign_md5 = expected.md5 if expected.sha256 is None else None
+    sha, md5 = hash_file(path, md5=foreign_md5 is not None)
+    if expected.sha256 and sha != expected.sha256:
+        raise RemoteError(
+            f"Checksum mismatch for '{key}': expected SHA-256 {expected.sha256}, got {sha}.",
+            hint="The object changed during the download or is corrupt; pull again.",
+        )
+    if foreign_md5 and md5 != foreign_md5:
+        raise RemoteError(f"Checksum mismatch for '{key}': the ETag MD5 {foreign_md5} does not match the download.")
 
 
 # Part sizes other tools use (aws CLI and boto3: 8 MiB; dlcli: 16 MiB; others 5-128 MiB).
@@ -70,16 +87,21 @@ class HashCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._entries: dict[str, list] = {}
+        self._entries: dict[str, list[Any]] = {}
         self._dirty = False
         if path is not None and path.is_file():
             try:
-                self._entries = json.loads(path.read_text())
+                loaded = json.loads(path.read_text())
             except (OSError, ValueError):
-                self._entries = {}  # a corrupt cache is only a slower run
+                loaded = {}  # a corrupt cache is only a slower run
+            if isinstance(loaded, dict):
+                self._entries = {k: v for k, v in loaded.items() if isinstance(v, list) and len(v) == 5}
 
     def digest(self, path: Path, *, md5: bool = False) -> tuple[str, str | None]:
-        """(sha256, md5) of ``path``; md5 only when asked (computed then, and cached)."""
+        """(sha256, md5) of ``path``; md5 only when asked (computed then, and cached).
+
+        Files modified within :data:`RACY_SECONDS` are hashed but not cached.
+        """
         st = path.stat()
         key = os.path.abspath(path)
         with self._lock:

@@ -1,21 +1,27 @@
-"""The S3 backend: a boto3 client (imported lazily), listing with the manifest, and transfers.
+"""The S3 store: a boto3 client (imported lazily), listing with the manifest, and transfers.
 
-Small files go through one ``put_object`` each (it returns the ETag the manifest records, and
-costs less CPU than the transfer manager per file); files at or above the multipart threshold go
-through boto3's ``upload_file`` with a ``TransferConfig``, which aborts a failed multipart upload.
+Small files go through one ``put_object`` / ``get_object`` each (it returns the ETag the
+manifest records, and costs less CPU than the transfer manager per file); files at or above
+the multipart threshold go through boto3's ``upload_file`` / ``download_file`` with a
+``TransferConfig``, which aborts a failed multipart upload. Multipart is never re-implemented.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from dlcli.remote.paths import MANIFEST_NAME, is_internal
-from dlcli.remote.plan import FileState, plain_md5
+from dlcli.errors import RemoteError
+from dlcli.files import atomic_path
+from dlcli.remote import manifest, s3errors
+from dlcli.remote.compare import plain_md5
+from dlcli.remote.hashing import check_download
+from dlcli.remote.paths import MANIFEST_NAME, is_internal, safe_destination
 from dlcli.remote.s3errors import is_missing, transfer_errors, translate
 from dlcli.remote.settings import SyncOptions, checksum_modes, resolve_endpoint
+from dlcli.remote.store import Changes, FileState, Progress
 from dlcli.remote.url import S3Remote
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -40,13 +46,14 @@ class S3Store:
             request_checksum_calculation=request,
             response_checksum_validation=response,
         )
-        session = boto3.session.Session(profile_name=options.profile) if options.profile else boto3.session.Session()
         try:
-            self.client = session.client("s3", endpoint_url=self.endpoint, config=config)
-        except Exception as exc:  # ProfileNotFound, bad endpoint URL
+            session = boto3.session.Session(profile_name=options.profile or None)
+            self.client: Any = session.client("s3", endpoint_url=self.endpoint, config=config)
+        except transfer_errors(ValueError) as exc:  # ProfileNotFound; ValueError: a malformed endpoint URL
             raise translate(exc, remote.bucket, remote.prefix, self.endpoint) from exc
         self.jobs = options.jobs
         self.manifest_misses = 0  # SHA-256s found by HEAD, not in the manifest (see ``states``)
+        self._listed: dict[str, FileState] | None = None  # what ``states`` found, for ``finish``
 
     def transfer_config(self) -> Any:
         from boto3.s3.transfer import TransferConfig
@@ -58,96 +65,88 @@ class S3Store:
             use_threads=True,
         )
 
-    def error(self, exc: BaseException, key: str | None = None) -> Exception:
+    def error(self, exc: BaseException, key: str | None = None) -> RemoteError:
         return translate(exc, self.remote.bucket, key, self.endpoint)
 
-    def list(self) -> dict[str, dict[str, Any]]:
-        """Relative key -> {"size", "etag"} under the prefix (one paginated listing)."""
+    def where(self, key: str = "") -> str:
+        return s3errors.where(self.remote.bucket, self.remote.key(key) if key else self.remote.prefix, self.endpoint)
+
+    def absent(self) -> str | None:
+        return None if self._listed else f"no objects under {self.where()}"
+
+    # --- listing ------------------------------------------------------------------------
+
+    def states(self) -> dict[str, FileState]:
+        """Every object under the prefix: SHA-256 from the manifest when its size+ETag still
+        match, else from the object's metadata (one HEAD), else only size and ETag."""
+        listing = self._list()
+        entries = self._read_manifest() if listing else {}
+        states: dict[str, FileState] = {}
+        for rel, (size, etag) in listing.items():
+            if is_internal(rel):
+                continue
+            sha = manifest.trusted_sha256(entries.get(rel), size, etag)
+            if sha is None:
+                sha = self._head_sha256(rel)
+                self.manifest_misses += sha is not None
+            states[rel] = FileState(size, sha, plain_md5(etag), etag)
+        self._listed = states
+        return dict(states)
+
+    def _list(self) -> dict[str, tuple[int, str]]:
+        """Relative key -> (size, ETag) under the prefix (one paginated listing)."""
         prefix = self.remote.key("") if self.remote.prefix else ""
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, tuple[int, str]] = {}
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.remote.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
-                    rel = obj["Key"][len(prefix) :]
-                    if rel:
-                        found[rel] = {"size": obj["Size"], "etag": obj.get("ETag", "").strip('"')}
-        except Exception as exc:
+                    if rel := obj["Key"][len(prefix) :]:
+                        found[rel] = (int(obj["Size"]), str(obj.get("ETag", "")).strip('"'))
+        except transfer_errors() as exc:
             raise self.error(exc, prefix or None) from exc
         return found
 
-    def read_manifest(self) -> dict[str, dict[str, Any]]:
-        """The manifest's entries; ``{}`` when there is none, or it is not a dlcli manifest
-        (that only costs HEADs). Any other failure (credentials, permissions, the network)
-        raises: it must not pass for "no manifest"."""
+    def _read_manifest(self) -> dict[str, FileState]:
+        """The manifest's entries; ``{}`` when there is none or it is foreign (that only costs
+        HEADs). Any other failure (credentials, permissions, the network) raises: it must not
+        pass for "no manifest"."""
         key = self.remote.key(MANIFEST_NAME)
+        body = io.BytesIO()
         try:
-            body = self.client.get_object(Bucket=self.remote.bucket, Key=key)["Body"].read()
+            self._stream(key, body, None)
         except transfer_errors() as exc:
             if is_missing(exc):
                 return {}
             raise self.error(exc, key) from exc
-        try:
-            files = json.loads(body).get("files", {})
-        except (ValueError, AttributeError):  # not JSON, not UTF-8, or not a JSON object
-            return {}
-        return files if isinstance(files, dict) else {}
+        return manifest.parse(body.getvalue())
 
-    def write_manifest(self, entries: dict[str, dict[str, Any]]) -> None:
-        body = json.dumps({"format": "dlcli-manifest", "version": 1, "files": entries}, sort_keys=True).encode()
+    def stat(self, key: str) -> FileState | None:
+        """The object at ``key`` (one HEAD), or None when there is none."""
         try:
-            self.client.put_object(
-                Bucket=self.remote.bucket, Key=self.remote.key(MANIFEST_NAME), Body=body, ContentType="application/json"
-            )
-        except Exception as exc:
-            raise self.error(exc, self.remote.key(MANIFEST_NAME)) from exc
-
-    def states(self) -> tuple[dict[str, FileState], dict[str, dict[str, Any]]]:
-        """FileStates of the remote files: SHA-256 from the manifest when its size+ETag still match,
-        else from the object's metadata (one HEAD), else only size and a plain-MD5 ETag."""
-        listing = self.list()
-        manifest = self.read_manifest()
-        states: dict[str, FileState] = {}
-        for rel, obj in listing.items():
-            if is_internal(rel):
-                continue
-            entry = manifest.get(rel)
-            sha = (
-                entry.get("sha256")
-                if entry and entry.get("size") == obj["size"] and entry.get("etag") == obj["etag"]
-                else None
-            )
-            if sha is None:
-                sha = self.head_sha256(rel)
-                self.manifest_misses += sha is not None
-            states[rel] = FileState(obj["size"], sha, plain_md5(obj["etag"]), obj["etag"])
-        return states, listing
-
-    def single_object(self, rel: str) -> FileState | None:
-        """The state of the one object at ``rel`` (for ``s3://bucket/path/file``), or None if absent."""
-        try:
-            head = self.client.head_object(Bucket=self.remote.bucket, Key=self.remote.key(rel))
+            head = self.client.head_object(Bucket=self.remote.bucket, Key=self.remote.key(key))
         except transfer_errors() as exc:
             if is_missing(exc):
                 return None
-            raise self.error(exc, self.remote.key(rel)) from exc
+            raise self.error(exc, self.remote.key(key)) from exc
         etag = str(head.get("ETag", "")).strip('"')
         return FileState(int(head["ContentLength"]), head.get("Metadata", {}).get(META_KEY), plain_md5(etag), etag)
 
-    def head_sha256(self, rel: str) -> str | None:
-        """The SHA-256 dlcli stored in the object's metadata; None for a foreign object or one
-        deleted since the listing. Any other failure raises."""
-        state = self.single_object(rel)
+    def _head_sha256(self, key: str) -> str | None:
+        """The SHA-256 dlcli stored with the object; None for a foreign one or one deleted since the listing."""
+        state = self.stat(key)
         return state.sha256 if state is not None else None
 
-    def upload(self, path: Path, rel: str, sha256: str, on_bytes: Callable[[int], None] | None) -> str:
-        """Upload one file with its SHA-256 in the metadata; returns the new ETag."""
-        key = self.remote.key(rel)
+    # --- transfers ----------------------------------------------------------------------
+
+    def put(self, path: Path, key: str, sha256: str, on_bytes: Progress) -> FileState:
+        """Upload one file with its SHA-256 in the metadata; the state holds the new ETag."""
+        full = self.remote.key(key)
         size = path.stat().st_size
         try:
             if size < MULTIPART_THRESHOLD:
                 with open(path, "rb") as body:
                     etag = self.client.put_object(
-                        Bucket=self.remote.bucket, Key=key, Body=body, Metadata={META_KEY: sha256}
+                        Bucket=self.remote.bucket, Key=full, Body=body, Metadata={META_KEY: sha256}
                     )["ETag"]
                 if on_bytes:
                     on_bytes(size)
@@ -155,56 +154,100 @@ class S3Store:
                 self.client.upload_file(
                     str(path),
                     self.remote.bucket,
-                    key,
+                    full,
                     ExtraArgs={"Metadata": {META_KEY: sha256}},
                     Config=self.transfer_config(),
                     Callback=on_bytes,
                 )
-                etag = self.client.head_object(Bucket=self.remote.bucket, Key=key)["ETag"]
-        except Exception as exc:
-            raise self.error(exc, key) from exc
-        return str(etag).strip('"')
+                etag = self.client.head_object(Bucket=self.remote.bucket, Key=full)["ETag"]
+        except transfer_errors() as exc:
+            raise self.error(exc, full) from exc
+        return FileState(size, sha256, None, str(etag).strip('"'))
 
-    def download(self, rel: str, tmp: Path, on_bytes: Callable[[int], None] | None, size: int | None = None) -> None:
-        """Download ``rel`` into ``tmp``: one GET when the listing says it is small, else the
-        transfer manager (which HEADs first, then fetches ranges in parallel)."""
-        key = self.remote.key(rel)
+    def get(self, key: str, dest_root: Path, state: FileState, on_bytes: Progress) -> Path:
+        """Download into a temporary file beside the target, verify, rename into place."""
+        target = safe_destination(dest_root, key)
+        with atomic_path(target) as temp:
+            self._download(key, temp, on_bytes, state.size)
+            check_download(temp, key, state)
+        return target
+
+    def _download(self, key: str, temp: Path, on_bytes: Progress, size: int) -> None:
+        """One GET when the listing says the object is small, else the transfer manager (which
+        HEADs first, then fetches ranges in parallel)."""
+        full = self.remote.key(key)
         try:
-            if size is not None and size < MULTIPART_THRESHOLD:
-                self._get_small(key, tmp, on_bytes)
+            if size < MULTIPART_THRESHOLD:
+                with open(temp, "wb") as out:
+                    self._stream(full, out, on_bytes)
             else:
                 self.client.download_file(
-                    self.remote.bucket, key, str(tmp), Config=self.transfer_config(), Callback=on_bytes
+                    self.remote.bucket, full, str(temp), Config=self.transfer_config(), Callback=on_bytes
                 )
-        except Exception as exc:
-            raise self.error(exc, key) from exc
+        except transfer_errors() as exc:
+            raise self.error(exc, full) from exc
 
-    def _get_small(self, key: str, tmp: Path, on_bytes: Callable[[int], None] | None) -> None:
+    def _stream(self, full: str, out: IO[bytes], on_bytes: Progress) -> None:
+        """GET ``full`` into ``out``, starting over when the body is cut off mid-stream."""
         import botocore.exceptions as bx
 
         # botocore retries a failed request but not a body cut off mid-stream; the transfer
         # manager does, so this path must too (a retried GET starts the file over).
+        cut_off = (bx.ResponseStreamingError, bx.IncompleteReadError, bx.ReadTimeoutError, bx.ConnectionClosedError)
         for attempt in range(STREAM_ATTEMPTS):
+            out.seek(0)
+            out.truncate()
             written = 0
             try:
-                body = self.client.get_object(Bucket=self.remote.bucket, Key=key)["Body"]
-                with open(tmp, "wb") as out:
-                    for chunk in body.iter_chunks(1 << 20):
-                        out.write(chunk)
-                        written += len(chunk)
-                        if on_bytes:
-                            on_bytes(len(chunk))
+                body = self.client.get_object(Bucket=self.remote.bucket, Key=full)["Body"]
+                for chunk in body.iter_chunks(1 << 20):
+                    out.write(chunk)
+                    written += len(chunk)
+                    if on_bytes:
+                        on_bytes(len(chunk))
                 return
-            except (bx.ResponseStreamingError, bx.IncompleteReadError, bx.ReadTimeoutError, bx.ConnectionClosedError):
+            except cut_off:
                 if on_bytes and written:
                     on_bytes(-written)
                 if attempt == STREAM_ATTEMPTS - 1:
                     raise
 
-    def delete(self, rels: list[str]) -> None:
-        for start in range(0, len(rels), 1000):
-            batch = [{"Key": self.remote.key(r)} for r in rels[start : start + 1000]]
+    # --- deletes and the manifest -------------------------------------------------------
+
+    def delete(self, keys: Sequence[str]) -> dict[str, str]:
+        """Delete in batches of 1000 (the API's limit); per-key refusals are returned."""
+        failed: dict[str, str] = {}
+        for start in range(0, len(keys), 1000):
+            batch = list(keys[start : start + 1000])
+            objects = [{"Key": self.remote.key(k)} for k in batch]
             try:
-                self.client.delete_objects(Bucket=self.remote.bucket, Delete={"Objects": batch, "Quiet": True})
-            except Exception as exc:
-                raise self.error(exc, batch[0]["Key"]) from exc
+                response = self.client.delete_objects(
+                    Bucket=self.remote.bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+            except transfer_errors() as exc:
+                message = self.error(exc, objects[0]["Key"]).message
+                failed.update(dict.fromkeys(batch, message))
+                continue
+            by_full = {self.remote.key(k): k for k in batch}
+            for refused in response.get("Errors", []):
+                key = by_full.get(refused.get("Key", ""), refused.get("Key", ""))
+                failed[key] = f"Cannot delete {self.where(key)}: {refused.get('Code')} {refused.get('Message', '')}."
+        return failed
+
+    def finish(self, changes: Changes) -> None:
+        """Rewrite the manifest after any change, and also when some SHA-256 had to come from a
+        HEAD (objects pushed by an older run or by the background uploader), so the next no-op
+        push costs one listing and one manifest read instead of a HEAD per file. Without a
+        listing (:meth:`states` not called) nothing is known to merge with: nothing is written."""
+        if self._listed is None or not (changes.stored or changes.deleted or self.manifest_misses):
+            return
+        entries = {**self._listed, **changes.stored}
+        for key in changes.deleted:
+            entries.pop(key, None)
+        key = self.remote.key(MANIFEST_NAME)
+        try:
+            self.client.put_object(
+                Bucket=self.remote.bucket, Key=key, Body=manifest.render(entries), ContentType="application/json"
+            )
+        except transfer_errors() as exc:
+            raise self.error(exc, key) from exc

@@ -11,16 +11,16 @@ _CREDENTIALS_HINT = (
 _ENDPOINT_HINT = f"Check {setting('remote.endpoint_url')} (or AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)."
 
 
-def transfer_errors() -> tuple[type[Exception], ...]:
-    """What botocore, boto3 and s3transfer raise for a failed request or transfer: the
-    exceptions :func:`translate` turns into a RemoteError. Anything else (a local I/O error,
-    a bug) propagates unchanged. Evaluated only when an ``except`` clause is reached, so
-    boto3 is imported only on the S3 paths."""
+def transfer_errors(*extra: type[Exception]) -> tuple[type[Exception], ...]:
+    """What botocore, boto3 and s3transfer raise for a failed request or transfer (plus
+    ``extra``): the exceptions :func:`translate` turns into a RemoteError. Anything else (a
+    local I/O error, a bug) propagates unchanged. An ``except`` clause evaluates it only when
+    an exception arrives, so boto3 is still imported only on the S3 paths."""
     import boto3.exceptions as b3
     import botocore.exceptions as bx
     import s3transfer.exceptions as sx
 
-    return (bx.BotoCoreError, bx.ClientError, b3.Boto3Error, sx.S3DownloadFailedError, sx.RetriesExceededError)
+    return (bx.BotoCoreError, bx.ClientError, b3.Boto3Error, sx.S3DownloadFailedError, sx.RetriesExceededError, *extra)
 
 
 def is_missing(exc: BaseException) -> bool:
@@ -33,6 +33,7 @@ def is_missing(exc: BaseException) -> bool:
 
 
 def where(bucket: str, key: str | None, endpoint: str | None) -> str:
+    """``s3://bucket/key (endpoint …)``, as every S3 message names a location."""
     place = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
     return f"{place} (endpoint {endpoint or 'AWS default'})"
 

@@ -1,250 +1,153 @@
-"""push and pull: list both sides -> compare -> plan (pure, in plan.py) -> execute in parallel."""
+"""push and pull: one pipeline for both directions.
+
+1. **List** both sides: the local side is a :class:`~dlcli.remote.local.LocalStore` (the tree
+   pushed from, the directory pulled into); the other side is whatever
+   :func:`~dlcli.remote.store.open_store` opens for the URL.
+2. **Compare and plan** (pure): :func:`~dlcli.remote.plan.plan` with the comparison strategy
+   of :mod:`dlcli.remote.compare`, which hashes a local file only for a pair that needs it.
+3. **Execute** the transfers in a thread pool; each worker returns an
+   :class:`~dlcli.remote.report.Outcome`, and the report is built after the pool.
+4. **Finish**: deletes, then the written store commits (the S3 store rewrites its manifest).
+
+A push writes to the other store with ``put``; a pull reads from it with ``get``. Nothing else
+in the pipeline depends on the direction or on the backend.
+"""
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
-from dlcli.errors import DlcliError, RemoteError, RemoteUsageError
-from dlcli.files import atomic_path
-from dlcli.remote.hashing import HashCache, hash_file, multipart_etag
-from dlcli.remote.local import atomic_copy, delete_local, list_local, walk
-from dlcli.remote.paths import check_relative_key, safe_destination
-from dlcli.remote.plan import FileState, Op, is_multipart_etag, plan
-from dlcli.remote.report import SyncReport
+from dlcli.errors import RemoteUsageError
+from dlcli.remote.compare import Comparator
+from dlcli.remote.hashing import HashCache
+from dlcli.remote.local import LocalStore
+from dlcli.remote.paths import check_relative_key
+from dlcli.remote.plan import Action, Op, plan
+from dlcli.remote.report import Outcome, SyncReport, attempt
 from dlcli.remote.settings import SyncOptions, cache_dir
-from dlcli.remote.url import LocalRemote, S3Remote, parse_remote
+from dlcli.remote.store import Changes, FileState, Store, open_store
+from dlcli.remote.url import LocalRemote, Remote, parse_remote
+
+States = dict[str, FileState]
+S = TypeVar("S", bound=Store)
+R = TypeVar("R", LocalRemote, Remote)
+
+
+def push(src: Path, dest: str, options: SyncOptions) -> SyncReport:
+    """Make the remote ``dest`` hold the files of ``src`` (a file or directory), deciding by content."""
+    src = Path(src)
+    if not src.exists():
+        raise RemoteUsageError(f"Nothing to push: '{src}' does not exist.", hint="Check the path of SRC.")
+    remote = parse_remote(dest)
+    hashes = HashCache(cache_dir(options) / "hashes.json")
+    local, source = _one_or_all(LocalRemote(src), lambda r: LocalStore(r.path, hashes))
+    store = open_store(remote, options, hashes=hashes)
+    report = _sync(True, local, source, store, store.states(), options, str(remote))
+    hashes.save()
+    return report
+
+
+def pull(src: str, dest: Path, options: SyncOptions) -> SyncReport:
+    """Make the local directory ``dest`` hold the files of the remote ``src``, each one verified."""
+    remote = parse_remote(src)
+    hashes = HashCache(cache_dir(options) / "hashes.json")
+    store, source = _one_or_all(remote, lambda r: open_store(r, options, hashes=hashes))
+    if not source and (why := store.absent()) is not None:  # a typo must not look like an empty pull
+        raise RemoteUsageError(
+            f"Nothing to pull: {why}.", hint="Check SRC: a directory, or the bucket and prefix of s3://bucket/prefix."
+        )
+    local = LocalStore(Path(dest), hashes)
+    report = _sync(False, local, local.states(), store, source, options, str(local.root))
+    hashes.save()
+    return report
+
+
+def _one_or_all(remote: R, open_: Callable[[R], S]) -> tuple[S, States]:
+    """The store at ``remote`` and its files; when it lists nothing and the URL may name one
+    file (``s3://bucket/dir/file.h5``, a local file), the store at its parent and that file."""
+    store = open_(remote)
+    states = store.states()
+    if not states and (split := remote.as_object()) is not None:
+        parent_remote, name = split
+        parent = open_(parent_remote)
+        if (state := parent.stat(name)) is not None:
+            return parent, {name: state}
+    return store, states
+
+
+def _sync(
+    push: bool,
+    local: LocalStore,
+    local_states: States,
+    other: Store,
+    other_states: States,
+    options: SyncOptions,
+    to: str,
+) -> SyncReport:
+    """The pipeline once both sides are listed; ``push`` says which side is the source."""
+    mine, theirs = _filter(local_states, options), _filter(other_states, options)
+    source, target = (mine, theirs) if push else (theirs, mine)
+    if not push:
+        for key in source:
+            check_relative_key(key)  # refuse the whole pull before writing anything
+    actions = plan(source, target, delete=options.delete, compare=Comparator(local).compare)
+    todo = [a for a in actions if a.op is Op.TRANSFER]
+    skipped = [a.key for a in actions if a.op is Op.SKIP]
+    doomed = [a.key for a in actions if a.op is Op.DELETE]
+    if options.on_total:
+        options.on_total(sum(a.size for a in todo))
+    direction = "push" if push else "pull"
+    if options.dry_run:
+        planned = [Outcome(a.key, a.size) for a in todo]
+        return SyncReport.from_outcomes(direction, to, planned, skipped=skipped, deleted=doomed, dry_run=True)
+    outcomes = execute(todo, _transfer(push, local, other, source, options), options.jobs)
+    written = other if push else local
+    refused = written.delete(doomed) if doomed else {}
+    stored = {o.key: o.stored for o in outcomes if o.stored is not None}
+    written.finish(Changes(stored, [key for key in doomed if key not in refused]))
+    return SyncReport.from_outcomes(direction, to, outcomes, skipped=skipped, deleted=doomed, failed_deletes=refused)
+
+
+def _transfer(
+    push: bool, local: LocalStore, other: Store, source: States, options: SyncOptions
+) -> Callable[[str], FileState | None]:
+    """Move one key: ``put`` it to the other store (push) or ``get`` it from there (pull)."""
+
+    def put(key: str) -> FileState:
+        return other.put(local.path(key), key, source[key].sha256 or "", options.on_bytes)
+
+    def get(key: str) -> FileState:
+        other.get(key, local.root, source[key], options.on_bytes)
+        return source[key]
+
+    return put if push else get
+
+
+def execute(actions: list[Action], transfer: Callable[[str], FileState | None], jobs: int) -> list[Outcome]:
+    """Run ``transfer(key)`` for each action in a pool of ``jobs`` threads.
+
+    Returns the outcomes in the order of ``actions``; a failure is an outcome, the others go on.
+    """
+    if not actions:
+        return []
+
+    def one(action: Action) -> Outcome:
+        return attempt(action.key, lambda: transfer(action.key), action.size)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, actions))
 
 
 def selected(key: str, options: SyncOptions) -> bool:
-    """A key is synced when it matches an --include (if any are given) and no --exclude."""
+    """A key is synced when it matches an include pattern (if any are given) and no exclude pattern."""
     if options.include and not any(fnmatch.fnmatch(key, g) for g in options.include):
         return False
     return not any(fnmatch.fnmatch(key, g) for g in options.exclude)
 
 
-def _filter(states: dict[str, FileState], options: SyncOptions) -> dict[str, FileState]:
+def _filter(states: Mapping[str, FileState], options: SyncOptions) -> States:
     return {k: v for k, v in states.items() if selected(k, options)}
-
-
-def hash_cache(options: SyncOptions) -> HashCache:
-    return HashCache(cache_dir(options) / "hashes.json")
-
-
-def _run(jobs: int, keys: list[str], work: Callable[[str], None], report: SyncReport) -> None:
-    """Run ``work(key)`` in a thread pool; a failure is recorded and the others go on."""
-
-    def one(key: str) -> None:
-        try:
-            work(key)
-        except DlcliError as exc:
-            report.failed.append({"key": key, "error": exc.message})
-        except OSError as exc:
-            report.failed.append({"key": key, "error": f"{exc.strerror or exc} ({exc.filename or key})"})
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(one, keys))
-
-
-def push(src: Path, dest: str, options: SyncOptions) -> SyncReport:
-    """Make the remote ``dest`` hold the files of ``src`` (a file or directory), deciding by SHA-256."""
-    src = Path(src)
-    if not src.exists():
-        raise RemoteUsageError(f"Nothing to push: '{src}' does not exist.", hint="Check the path of SRC.")
-    remote = parse_remote(dest)
-    hashes = hash_cache(options)
-    files = walk(src)
-    source = _filter(list_local(src, hashes), options)
-    report = SyncReport(direction="push", dry_run=options.dry_run, destination=str(remote))
-    if isinstance(remote, LocalRemote):
-        target = list_local(remote.path, hashes) if remote.path.is_dir() else {}
-        actions = plan(source, _filter(target, options), delete=options.delete)
-        _execute_local(
-            actions,
-            lambda k: atomic_copy(files[k], remote.path, k),
-            lambda k: delete_local(remote.path, k),
-            options,
-            report,
-        )
-    else:
-        _push_s3(remote, files, source, options, report)
-    hashes.save()
-    return report
-
-
-def _execute_local(
-    actions: list,
-    transfer: Callable[[str], object],
-    remove: Callable[[str], None],
-    options: SyncOptions,
-    report: SyncReport,
-) -> None:
-    moved = report.downloaded if report.direction == "pull" else report.uploaded
-    todo = [a for a in actions if a.op is Op.TRANSFER]
-    report.skipped.extend(a.key for a in actions if a.op is Op.SKIP)
-    if options.on_total:
-        options.on_total(sum(a.size for a in todo))
-    if options.dry_run:
-        moved.extend(a.key for a in todo)
-        report.deleted.extend(a.key for a in actions if a.op is Op.DELETE)
-        report.bytes = sum(a.size for a in todo)
-        return
-    sizes = {a.key: a.size for a in todo}
-
-    def work(key: str) -> None:
-        transfer(key)
-        moved.append(key)
-        report.bytes += sizes[key]
-        if options.on_bytes:
-            options.on_bytes(sizes[key])
-
-    _run(options.jobs, [a.key for a in todo], work, report)
-    for action in (a for a in actions if a.op is Op.DELETE):
-        try:
-            remove(action.key)
-            report.deleted.append(action.key)
-        except DlcliError as exc:
-            report.failed.append({"key": action.key, "error": exc.message})
-
-
-def _push_s3(
-    remote: S3Remote, files: dict[str, Path], source: dict[str, FileState], options: SyncOptions, report: SyncReport
-) -> None:
-    from dlcli.remote.s3 import S3Store
-
-    store = S3Store(remote, options)
-    target, listing = store.states()
-    target = _filter(target, options)
-    settle_foreign(source, target, files)
-    actions = plan(source, target, delete=options.delete)
-    etags = {k: v["etag"] for k, v in listing.items()}
-    uploaded_etags: dict[str, str] = {}
-
-    def transfer(key: str) -> None:
-        uploaded_etags[key] = store.upload(files[key], key, source[key].sha256 or "", options.on_bytes)
-
-    # store.upload reports bytes as they go; _execute_local must not count them a second time.
-    _execute_local(actions, transfer, lambda k: store.delete([k]), options.with_(on_bytes=None), report)
-    # Rewrite the manifest after any change, and also when some SHA-256 had to come from a HEAD
-    # (objects pushed by an older run or by the background uploader), so the next no-op push
-    # costs one listing and one manifest read instead of a HEAD per file.
-    if options.dry_run or not (report.uploaded or report.deleted or store.manifest_misses):
-        return
-    entries = {k: {"size": s.size, "sha256": s.sha256, "etag": etags.get(k)} for k, s in target.items() if s.sha256}
-    for key in report.uploaded:
-        entries[key] = {"size": source[key].size, "sha256": source[key].sha256, "etag": uploaded_etags[key]}
-    for key in report.deleted:
-        entries.pop(key, None)
-    store.write_manifest(entries)
-
-
-def pull(src: str, dest: Path, options: SyncOptions) -> SyncReport:
-    """Make the local directory ``dest`` hold the files of the remote ``src``, verified by SHA-256."""
-    remote = parse_remote(src)
-    dest = Path(dest)
-    hashes = hash_cache(options)
-    report = SyncReport(direction="pull", dry_run=options.dry_run, destination=str(dest))
-    local = _filter(list_local(dest, hashes), options) if dest.is_dir() else {}
-    if isinstance(remote, LocalRemote):
-        if not remote.path.exists():
-            raise RemoteUsageError(
-                f"Nothing to pull: '{remote.path}' does not exist.",
-                hint="Check the path of SRC (a directory remote or s3://bucket/prefix).",
-            )
-        files = walk(remote.path)
-        source = _filter(list_local(remote.path, hashes), options)
-        for key in source:
-            check_relative_key(key)
-        actions = plan(source, local, delete=options.delete)
-        _execute_local(
-            actions,
-            lambda k: _verified_copy(files[k], dest, k, source[k]),
-            lambda k: delete_local(dest, k),
-            options,
-            report,
-        )
-    else:
-        _pull_s3(remote, dest, local, options, report)
-    hashes.save()
-    return report
-
-
-def _verified_copy(source: Path, dest: Path, key: str, state: FileState) -> None:
-    target = atomic_copy(source, dest, key)
-    if state.sha256 and hash_file(target)[0] != state.sha256:
-        target.unlink(missing_ok=True)
-        raise RemoteError(f"'{key}' changed while it was copied; nothing was kept.")
-
-
-def _pull_s3(
-    remote: S3Remote, dest: Path, local: dict[str, FileState], options: SyncOptions, report: SyncReport
-) -> None:
-    from dlcli.remote.s3 import S3Store
-
-    store = S3Store(remote, options)
-    source, _ = store.states()
-    if not source and remote.prefix and not remote.trailing_slash:
-        store, source = _as_single_object(remote, options) or (store, source)
-    if not source:  # a typo in the prefix must not look like a successful, empty pull
-        raise RemoteUsageError(
-            f"Nothing to pull: no objects under {remote} (endpoint {store.endpoint or 'AWS default'}).",
-            hint="Check the bucket and prefix of SRC.",
-        )
-    source = _filter(source, options)
-    for key in source:
-        check_relative_key(key)  # refuse the whole pull before writing anything
-    settle_foreign(local, source, {key: dest / key for key in local})
-    actions = plan(source, local, delete=options.delete)
-    _execute_local(
-        actions,
-        lambda k: download_verified(store, k, dest, source[k], options.on_bytes),
-        lambda k: delete_local(dest, k),
-        options.with_(on_bytes=None),
-        report,
-    )
-
-
-def settle_foreign(local: dict[str, FileState], remote: dict[str, FileState], paths: dict[str, Path]) -> None:
-    """Fill in what the local side needs to compare with objects other tools wrote (no SHA-256):
-    its MD5 for a plain-MD5 ETag, or its multipart ETag when a likely part size reproduces the
-    remote one. Only same-size pairs are hashed; the rest differ anyway."""
-    for key, state in list(local.items()):
-        other = remote.get(key)
-        if other is None or other.sha256 is not None or other.size != state.size:
-            continue
-        if other.md5:
-            local[key] = replace(state, md5=hash_file(paths[key], md5=True)[1])
-        elif is_multipart_etag(other.etag):
-            local[key] = replace(state, etag=multipart_etag(paths[key], str(other.etag)))
-
-
-def _as_single_object(remote: S3Remote, options: SyncOptions) -> tuple[object, dict[str, FileState]] | None:
-    """``s3://bucket/dir/file.h5`` names one object: pull it as ``file.h5`` into the destination,
-    the way a local file source behaves (the store is re-rooted at its parent prefix)."""
-    from dlcli.remote.s3 import S3Store
-
-    parent, _, name = remote.prefix.rpartition("/")
-    store = S3Store(S3Remote(remote.bucket, parent), options)
-    state = store.single_object(name)
-    return (store, {name: state}) if state is not None else None
-
-
-def download_verified(
-    store: object, key: str, dest_root: Path, state: FileState, on_bytes: Callable[[int], None] | None
-) -> Path:
-    """Download into a temporary file beside the target, verify SHA-256 (or the plain MD5), rename."""
-    target = safe_destination(dest_root, key)
-    with atomic_path(target) as tmp:
-        store.download(key, tmp, on_bytes, state.size)  # type: ignore[attr-defined]
-        sha, md5 = hash_file(tmp, md5=state.sha256 is None)
-        if state.sha256 and sha != state.sha256:
-            raise RemoteError(
-                f"Checksum mismatch for '{key}': expected SHA-256 {state.sha256}, got {sha}.",
-                hint="The object changed during the download or is corrupt; pull again.",
-            )
-        if state.sha256 is None and state.md5 and md5 != state.md5:
-            raise RemoteError(f"Checksum mismatch for '{key}': the ETag MD5 {state.md5} does not match the download.")
-    return target

@@ -1,29 +1,43 @@
-"""BackgroundUploader: uploads checkpoints while training goes on (used by ``train --push-to``)."""
+"""BackgroundUploader: uploads checkpoints while training goes on (used by the training run).
+
+It writes objects only, no manifest: the push at the end of the run lists the prefix and
+records what it finds (see ``S3Store.finish``).
+"""
 
 from __future__ import annotations
 
 import queue
 import threading
+from functools import partial
 from pathlib import Path
 
-from dlcli.errors import DlcliError
 from dlcli.remote.hashing import hash_file
-from dlcli.remote.report import SyncReport
+from dlcli.remote.report import Outcome, SyncReport, attempt
 from dlcli.remote.settings import SyncOptions
-from dlcli.remote.url import LocalRemote, parse_remote
+from dlcli.remote.store import FileState, Store, open_store
+from dlcli.remote.url import parse_remote
 
-_STOP = object()
+_STOP = None
 
 
 class BackgroundUploader:
-    """One worker thread draining a queue of (path, key); ``submit`` never blocks the epoch loop."""
+    """One worker thread draining a queue of (path, key); ``submit`` never blocks the epoch loop.
+
+    Parameters
+    ----------
+    dest : str
+        ``s3://bucket/prefix`` or a directory; keys are relative to it.
+    options : SyncOptions
+        Endpoint, credentials and parallelism of the store.
+    """
 
     def __init__(self, dest: str, options: SyncOptions) -> None:
         self.remote = parse_remote(dest)
         self.options = options
-        self.report = SyncReport(direction="push", destination=str(self.remote))
-        self._queue: queue.Queue = queue.Queue()
-        self._store = None
+        self._queue: queue.Queue[tuple[Path, str] | None] = queue.Queue()
+        self._store: Store | None = None
+        # Written by the worker thread only, read after join(): no lock needed.
+        self._outcomes: list[Outcome] = []
         self._thread = threading.Thread(target=self._drain, name="dlcli-uploader", daemon=True)
         self._thread.start()
 
@@ -35,28 +49,14 @@ class BackgroundUploader:
         """Wait for every queued upload and return what happened."""
         self._queue.put(_STOP)
         self._thread.join()
-        return self.report
+        return SyncReport.from_outcomes("push", str(self.remote), self._outcomes)
 
     def _drain(self) -> None:
         while (item := self._queue.get()) is not _STOP:
             path, key = item
-            try:
-                self._upload(path, key)
-                self.report.uploaded.append(key)
-                self.report.bytes += path.stat().st_size
-            except DlcliError as exc:
-                self.report.failed.append({"key": key, "error": exc.message})
-            except OSError as exc:
-                self.report.failed.append({"key": key, "error": str(exc.strerror or exc)})
+            self._outcomes.append(attempt(key, partial(self._put, path, key)))
 
-    def _upload(self, path: Path, key: str) -> None:
-        if isinstance(self.remote, LocalRemote):
-            from dlcli.remote.local import atomic_copy
-
-            atomic_copy(path, self.remote.path, key)
-            return
-        if self._store is None:
-            from dlcli.remote.s3 import S3Store
-
-            self._store = S3Store(self.remote, self.options)
-        self._store.upload(path, key, hash_file(path)[0], None)
+    def _put(self, path: Path, key: str) -> FileState:
+        if self._store is None:  # opened in this thread: creating an S3 client takes a while
+            self._store = open_store(self.remote, self.options)
+        return self._store.put(path, key, hash_file(path)[0], None)

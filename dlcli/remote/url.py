@@ -1,10 +1,14 @@
-"""Remote URLs: ``s3://bucket/prefix`` or a local directory path (the embedded default)."""
+"""Remote URLs: ``s3://bucket/prefix`` or a local directory path (the embedded default).
+
+Each URL class has a ``kind``, the key :func:`dlcli.remote.store.open_store` picks its backend by.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from dlcli.errors import RemoteUsageError, setting
 
@@ -16,7 +20,12 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
 class LocalRemote:
     """A directory on this machine used as a remote."""
 
+    kind: ClassVar[str] = "local"
     path: Path
+
+    def as_object(self) -> tuple[LocalRemote, str] | None:
+        """(parent, name) when the path may name one file rather than a directory."""
+        return None if self.path.is_dir() or not self.path.name else (LocalRemote(self.path.parent), self.path.name)
 
     def __str__(self) -> str:
         return str(self.path)
@@ -26,6 +35,7 @@ class LocalRemote:
 class S3Remote:
     """An S3 bucket and key prefix (no leading or trailing slash; ``""`` is the bucket root)."""
 
+    kind: ClassVar[str] = "s3"
     bucket: str
     prefix: str
     trailing_slash: bool = False  # "s3://b/dir/" names a folder, "s3://b/file" may name one object
@@ -33,6 +43,13 @@ class S3Remote:
     def key(self, relative: str) -> str:
         """The full object key of a path relative to the prefix."""
         return f"{self.prefix}/{relative}" if self.prefix else relative
+
+    def as_object(self) -> tuple[S3Remote, str] | None:
+        """(parent prefix, name) when the URL may name one object (``s3://b/dir/file.h5``)."""
+        if not self.prefix or self.trailing_slash:
+            return None
+        parent, _, name = self.prefix.rpartition("/")
+        return S3Remote(self.bucket, parent), name
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
@@ -42,6 +59,7 @@ Remote = LocalRemote | S3Remote
 
 
 def is_s3_url(text: str) -> bool:
+    """Whether ``text`` is an ``s3://`` URL (any case)."""
     return text.lower().startswith("s3://")
 
 

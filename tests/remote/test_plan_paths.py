@@ -1,4 +1,7 @@
-"""Pure tests: sync planning over pairs of file states, and path safety. No network."""
+"""Pure tests: sync planning over pairs of file states, the manifest, and path safety. No network.
+
+The comparison of objects other tools wrote (MD5 and multipart ETags) is in test_compare.py.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from dlcli.errors import RemoteError
+from dlcli.remote import Action, FileState, Op, plan
+from dlcli.remote.compare import plain_md5
 from dlcli.remote.paths import check_relative_key, safe_destination
-from dlcli.remote.plan import Action, FileState, Op, plain_md5, plan
 
 A = FileState(4, "a" * 64)
 B = FileState(4, "b" * 64)
@@ -24,12 +28,7 @@ B = FileState(4, "b" * 64)
         (FileState(4, "a" * 64, "m" * 32), FileState(4, None, "m" * 32), Op.SKIP),  # foreign, equal MD5 ETag
         (FileState(4, "a" * 64, "m" * 32), FileState(4, None, "n" * 32), Op.TRANSFER),  # foreign, different MD5
         (A, FileState(4, None, None, "abc-2"), Op.TRANSFER),  # multipart ETag, no hash: unknown is different
-        (
-            FileState(4, "a" * 64, None, "e" * 32 + "-2"),
-            FileState(4, None, None, "e" * 32 + "-2"),
-            Op.SKIP,
-        ),  # ETag reproduced
-        (FileState(4, "a" * 64, None, "e" * 32 + "-2"), FileState(4, None, None, "f" * 32 + "-2"), Op.TRANSFER),
+        (A, FileState(4, None, None, "e" * 32 + "-2"), Op.TRANSFER),  # no hasher to reproduce it: unknown
     ],
 )
 def test_plan_single_file(source: FileState, target: FileState | None, op: Op) -> None:
@@ -76,3 +75,33 @@ def test_symlink_inside_destination_refused(tmp_path: Path) -> None:
     with pytest.raises(RemoteError, match="symbolic link"):
         safe_destination(tmp_path / "dest", "link/file")
     assert safe_destination(tmp_path / "dest", "a/b") == tmp_path / "dest" / "a" / "b"
+
+
+def test_manifest_round_trip_and_trust() -> None:
+    from dlcli.remote import manifest
+
+    states = {"a": FileState(4, "a" * 64, None, "e1"), "foreign": FileState(3, None, "m" * 32, "m" * 32)}
+    parsed = manifest.parse(manifest.render(states))
+    assert parsed == {"a": FileState(4, "a" * 64, None, "e1")}  # only what has a SHA-256
+    assert manifest.trusted_sha256(parsed["a"], 4, "e1") == "a" * 64
+    assert manifest.trusted_sha256(parsed["a"], 4, "e2") is None  # overwritten since: ETag changed
+    assert manifest.trusted_sha256(parsed["a"], 5, "e1") is None
+    assert manifest.trusted_sha256(None, 4, "e1") is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"files": []}',
+        b'{"files": {"k": "not an entry"}}',
+        b'{"files": {"k": {"size": "4", "sha256": "' + b"a" * 64 + b'", "etag": "e"}}}',
+        b'{"files": {"k": {"size": 4, "sha256": "short", "etag": "e"}}}',
+    ],
+)
+def test_foreign_or_damaged_manifest_has_no_entries(body: bytes) -> None:
+    from dlcli.remote import manifest
+
+    assert manifest.parse(body) == {}

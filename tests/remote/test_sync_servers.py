@@ -114,3 +114,33 @@ def test_written_files_get_the_umask_mode(remote, tmp_path: Path) -> None:  # ty
     assert {p.relative_to(tmp_path).as_posix(): oct(p.stat().st_mode & 0o777) for p in written} == {
         p.relative_to(tmp_path).as_posix(): "0o644" for p in written
     }
+
+
+def test_parallel_report_is_exact_and_in_plan_order(remote, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """With jobs > 1 the report is built from the workers' results after the pool: exact totals,
+    and keys in plan (sorted) order however the transfers finish. Here the first key finishes
+    last: its progress callback holds its worker while the others complete."""
+    import threading
+    import time
+
+    url, options = remote
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a-slow.bin").write_bytes(b"s" * 10_000)
+    for i in range(40):
+        (src / f"f{i:02d}.txt").write_bytes(b"x" * (i + 1))
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def on_bytes(n: int) -> None:
+        if n == 10_000:
+            time.sleep(0.5)
+        with lock:
+            seen.append(n)
+
+    report = push(src, url, options.with_(jobs=4, on_bytes=on_bytes))
+    expected = 10_000 + sum(range(1, 41))
+    assert not report.failed and report.bytes == expected and sum(seen) == expected
+    assert report.uploaded == ["a-slow.bin"] + [f"f{i:02d}.txt" for i in range(40)]
+    got = pull(url, tmp_path / "out", options.with_(jobs=4, on_bytes=on_bytes))
+    assert got.bytes == expected and got.downloaded == report.uploaded

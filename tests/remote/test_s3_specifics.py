@@ -29,6 +29,7 @@ def test_foreign_objects_pull_and_compare_by_md5(moto, tmp_path: Path) -> None: 
 
 
 @pytest.mark.s3
+@pytest.mark.slow  # 17 MiB up twice, re-hashed into multipart ETags: about 2 s
 def test_foreign_multipart_objects_compare_by_reproduced_etag(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from boto3.s3.transfer import TransferConfig
 

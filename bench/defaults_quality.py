@@ -33,8 +33,8 @@ def write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> None:
 
 def dlcli_score(train: Path, test: Path, workdir: Path, regression: bool, overrides: dict[str, str]) -> float:
     from dlcli.config import load_config
-    from dlcli.inference import evaluate, load_predictor
-    from dlcli.train.run import prepare_training
+    from dlcli.workflows.inference import evaluate, load_predictor
+    from dlcli.workflows.training import prepare_training
 
     cfg = load_config(
         None, {"data.path": str(train), "data.target": "target", "output.out": str(workdir), **overrides}, environ={}

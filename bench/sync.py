@@ -109,7 +109,8 @@ def main() -> None:
     )
     os.environ.update(env)
     port = free_port()
-    server = _start(["moto_server", "-H", "127.0.0.1", "-p", str(port)], port)
+    # The moto installed beside this interpreter (the test extra), not whatever PATH finds.
+    server = _start([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], port)
     endpoint = f"http://127.0.0.1:{port}"
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     floor: list[float] = []

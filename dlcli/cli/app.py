@@ -13,8 +13,8 @@ import typer
 
 from dlcli import __version__
 from dlcli.cli.boundary import DlcliGroup
-from dlcli.cli.helptext import DlcliCommand
 from dlcli.cli.eval import eval_command
+from dlcli.cli.helptext import DlcliCommand
 from dlcli.cli.init import init
 from dlcli.cli.inspect import inspect_command
 from dlcli.cli.predict import predict

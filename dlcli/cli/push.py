@@ -13,7 +13,6 @@ from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, QuietOpt
 from dlcli.cli.render import emit_json, err, log, stderr_is_terminal
 from dlcli.errors import RemoteError
 
-
 JobsOpt = Annotated[
     int | None,
     typer.Option(

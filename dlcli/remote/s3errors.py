@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from dlcli.errors import RemoteError, setting
 
 # Settings are named with setting(): the CLI renders each as the flag of the command that ran.
@@ -21,9 +18,7 @@ def transfer_errors(*extra: type[Exception]) -> tuple[type[Exception], ...]:
     an exception arrives, so boto3 is still imported only on the S3 paths."""
     import boto3.exceptions as b3
     import botocore.exceptions as bx
-
-    # s3transfer ships no type information (and mypy's overrides do not cover it): reach it as Any.
-    sx: Any = importlib.import_module("s3transfer.exceptions")
+    import s3transfer.exceptions as sx
 
     return (bx.BotoCoreError, bx.ClientError, b3.Boto3Error, sx.S3DownloadFailedError, sx.RetriesExceededError, *extra)
 

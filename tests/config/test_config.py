@@ -113,3 +113,17 @@ def test_flag_strings_coerce_to_typed_values(epochs: int, lr: float, hidden: lis
         environ={},
     )
     assert (cfg.train.epochs, cfg.train.lr, cfg.model.hidden) == (epochs, lr, hidden)
+
+
+def test_every_path_in_a_file_is_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir()
+    path = tmp_path / "proj" / "dlcli.toml"
+    path.write_text('[output]\nout = "r"\n[remote]\ncache_dir = "c"\nurl = "remote"\npush_to = "s3://b/runs"\n')
+    cfg = load_config(path, environ={})
+    base = tmp_path / "proj"
+    assert (cfg.output.out, cfg.remote.cache_dir, cfg.remote.url) == (
+        str(base / "r"),
+        str(base / "c"),
+        str(base / "remote"),
+    )
+    assert cfg.remote.push_to == "s3://b/runs"

@@ -26,7 +26,8 @@ def test_unknown_names_list_the_valid_ones(registry: Registry, name: str) -> Non
 
 def test_arguments_are_checked_against_the_signature() -> None:
     assert OPTIMIZERS.arguments("adam") == ("beta_1", "beta_2", "epsilon", "weight_decay")
-    with pytest.raises(ConfigError, match=r"Unknown hyper-parameter 'beta1' for optimizer 'adam'\. Expected one of: beta_1"):
+    message = r"Unknown hyper-parameter 'beta1' for optimizer 'adam'\. Expected one of: beta_1"
+    with pytest.raises(ConfigError, match=message):
         OPTIMIZERS.get("adam", beta1=0.9)
     with pytest.raises(ConfigError, match="takes no arguments"):
         ACTIVATIONS.get("relu", alpha=1)

@@ -157,3 +157,36 @@ def test_missing_source_is_a_usage_error(tmp_path: Path) -> None:
     pulled = run("pull", tmp_path / "no-remote", tmp_path / "out")
     assert pulled.exit_code == 2 and "Error: Nothing to pull:" in pulled.stderr
     assert not (tmp_path / "remote").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.s3
+def test_train_takes_remote_settings_from_its_own_config_not_the_working_directory(
+    moto_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """[remote] in a config that lives elsewhere reaches s3:// data and --push-to.
+
+    train used to rebuild its remote options by reading ./dlcli.toml, so the project's
+    cache_dir (and jobs, checksum) were ignored when the config was not in the working
+    directory.
+    """
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_server.key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.secret)
+    bucket = moto_server.new_bucket()
+    moto_server.client().upload_file(str(SAMPLES / "iris" / "iris.csv"), bucket, "data/iris.csv")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dlcli.toml").write_text(
+        f'[data]\npath = "s3://{bucket}/data/iris.csv"\ntarget = "species"\n'
+        f'[train]\nepochs = 2\ncheckpoint_every = 1\n[output]\nout = "run"\n'
+        f'[remote]\nendpoint_url = "{moto_server.endpoint}"\ncache_dir = "{tmp_path / "project-cache"}"\n'
+        f'push_to = "s3://{bucket}/runs"\njobs = 2\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = run("train", project / "dlcli.toml", "--quiet", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert list((tmp_path / "project-cache" / "objects").glob("*/iris.csv"))
+    assert not (tmp_path / "cache" / "objects").exists()  # the DLCLI_CACHE_DIR default was not used
+    keys = {o["Key"] for o in moto_server.client().list_objects_v2(Bucket=bucket, Prefix="runs/")["Contents"]}
+    assert "runs/run/model.h5" in keys and "runs/run/checkpoints/epoch-0002.h5" in keys

@@ -12,9 +12,7 @@ from dlcli.nn import BatchNormalization, Dense, Dropout, Sequential, get_optimiz
 from dlcli.train.loop import EarlyStopping, Trainer
 
 
-def sources(
-    X: Any, y: Any, X_val: Any = None, y_val: Any = None
-) -> tuple[ArrayBatchSource, ArrayBatchSource | None]:
+def sources(X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> tuple[ArrayBatchSource, ArrayBatchSource | None]:
     """The trainer's (training, validation) batch sources for in-memory arrays."""
     return ArrayBatchSource(X, y), None if X_val is None else ArrayBatchSource(X_val, y_val)
 

@@ -1,0 +1,51 @@
+"""Configuration: the schema with its constraints, its defaults, and resolution.
+
+Resolution order, last wins: built-in defaults < ``dlcli.toml`` < ``DLCLI_<SECTION>_<KEY>``
+environment variables < command-line flags (given as dotted overrides such as
+``train.epochs=50``). Everything is validated once, here, and returned as frozen dataclasses.
+
+The schema (defaults and constraints beside each field) is in :mod:`.schema`, resolution and
+validation in :mod:`.resolve`; everything public is re-exported here.
+"""
+
+from dlcli.errors import ConfigError
+
+from .resolve import CONFIG_FILENAME, check, load_config, parse_set_options, to_toml, validate
+from .schema import (
+    SECTIONS,
+    Config,
+    DataConfig,
+    ModelConfig,
+    OutputConfig,
+    RemoteConfig,
+    Setting,
+    TrainConfig,
+    all_keys,
+    flag_for,
+    registered,
+    setting,
+    settings,
+)
+
+__all__ = [
+    "CONFIG_FILENAME",
+    "SECTIONS",
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "ModelConfig",
+    "OutputConfig",
+    "RemoteConfig",
+    "Setting",
+    "TrainConfig",
+    "all_keys",
+    "check",
+    "flag_for",
+    "load_config",
+    "parse_set_options",
+    "registered",
+    "setting",
+    "settings",
+    "to_toml",
+    "validate",
+]

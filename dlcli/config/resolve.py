@@ -1,0 +1,234 @@
+"""Resolution: defaults < ``dlcli.toml`` < ``DLCLI_<SECTION>_<KEY>`` environment < flags.
+
+Command-line flags arrive as dotted overrides such as ``train.epochs=50``. Everything is
+validated once, here, against the constraints the schema declares, and returned as frozen
+dataclasses.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+from dlcli import tomlwriter
+from dlcli.errors import ConfigError
+from dlcli.errors import setting as mention
+
+from .schema import SECTIONS, Config, Setting, settings
+
+CONFIG_FILENAME = "dlcli.toml"
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Resolve the configuration: defaults < file < ``DLCLI_*`` env < ``overrides``.
+
+    Parameters
+    ----------
+    path
+        A ``dlcli.toml`` file. ``None`` uses ``./dlcli.toml`` when it exists.
+    overrides
+        Dotted keys to values (typed values, or strings as typed on a command line).
+    environ
+        The environment to read ``DLCLI_<SECTION>_<KEY>`` from (default ``os.environ``).
+    """
+    file_values, source = _read_file(path)
+    env = _from_env(os.environ if environ is None else environ)
+    layers = [file_values, env, _from_overrides(overrides or {})]
+    merged: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    for layer in layers:
+        for section, values in layer.items():
+            merged[section].update(values)
+    schema = settings()
+    built = {s: SECTIONS[s](**_coerce_section(s, merged[s], schema)) for s in SECTIONS}
+    return Config(**built, source=source)
+
+
+def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]:
+    if path is None:
+        default = Path(CONFIG_FILENAME)
+        if not default.is_file():
+            return {}, ""
+        path = default
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_FILENAME
+    if not path.is_file():
+        raise ConfigError(
+            f"Config file '{path}' not found.",
+            hint=f"Create one with 'dlcli init', or pass the data with {mention('data.path', 'FILE')} "
+            f"{mention('data.target', 'COLUMN')}.",
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file '{path}' is not valid TOML: {exc}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"Config file '{path}' is not UTF-8 text.") from None
+    schema = settings()
+    values: dict[str, dict[str, Any]] = {}
+    for section, table in raw.items():
+        _check_section(section, where=str(path))
+        if not isinstance(table, dict):
+            raise ConfigError(f"'{section}' in {path} must be a table ([{section}]), got a {type(table).__name__}.")
+        for key, value in table.items():
+            _check_key(section, key, where=str(path))
+            if schema[f"{section}.{key}"].path:
+                value = _relative_to(path.parent, value)
+            values.setdefault(section, {})[key] = value
+    return values, str(path)
+
+
+def _relative_to(base: Path, value: Any) -> Any:
+    """Paths in a config file are relative to the file, not to the working directory."""
+    if not isinstance(value, str) or not value or "://" in value or Path(value).is_absolute():
+        return value
+    return str(base / value) if str(base) not in ("", ".") else value
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    values: dict[str, dict[str, Any]] = {}
+    for name, value in environ.items():
+        if not name.startswith("DLCLI_"):
+            continue
+        section, _, key = name[len("DLCLI_") :].lower().partition("_")
+        if section not in SECTIONS or not key:
+            continue  # DLCLI_DEBUG, DLCLI_CACHE_DIR and friends are not config keys
+        _check_key(section, key, where=f"environment variable {name}")
+        values.setdefault(section, {})[key] = value
+    return values
+
+
+def _from_overrides(overrides: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    values: dict[str, dict[str, Any]] = {}
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        _check_section(section, where=f"--set {dotted}")
+        _check_key(section, key, where=f"--set {dotted}")
+        values.setdefault(section, {})[key] = value
+    return values
+
+
+def parse_set_options(items: list[str]) -> dict[str, str]:
+    """Turn ``["train.epochs=5", …]`` into ``{"train.epochs": "5", …}``."""
+    parsed: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise ConfigError(
+                f"--set expects section.key=value, got '{item}'.",
+                hint="For example: --set train.epochs=50",
+            )
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def _check_section(section: str, where: str) -> None:
+    if section not in SECTIONS:
+        raise ConfigError(f"Unknown config section '{section}' in {where}.{_suggest(section, list(SECTIONS))}")
+
+
+def _check_key(section: str, key: str, where: str) -> None:
+    names = [f.name for f in fields(SECTIONS[section])]
+    if key not in names:
+        raise ConfigError(
+            f"Unknown config key '{section}.{key}' in {where}.{_suggest(key, names, prefix=section + '.')}"
+        )
+
+
+def _suggest(word: str, candidates: list[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    if close:
+        return f" Did you mean '{prefix}{close[0]}'?"
+    return " Expected one of: " + ", ".join(prefix + c for c in candidates) + "."
+
+
+def _coerce_section(section: str, values: dict[str, Any], schema: dict[str, Setting]) -> dict[str, Any]:
+    hints = get_type_hints(SECTIONS[section])
+    coerced = {}
+    for key, value in values.items():
+        dotted = f"{section}.{key}"
+        coerced[key] = validate(schema[dotted], _coerce(dotted, value, hints[key]))
+    return coerced
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Convert a TOML value or a string from the environment/flags to the field's type."""
+    if get_origin(annotation) is list:
+        (item_type,) = get_args(annotation)
+        if isinstance(value, str):
+            value = [v for v in (p.strip() for p in value.split(",")) if v]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list, got {value!r}.")
+        return [_coerce(key, v, item_type) for v in value]
+    try:
+        if annotation is bool:
+            return _to_bool(value)
+        if annotation is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if annotation is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if annotation is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        pass
+    else:
+        raise TypeError(f"unsupported config type {annotation}")  # a schema bug, not user input
+    kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[annotation]
+    raise ConfigError(f"{key} must be {kind}, got {value!r}.")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return value.lower() in ("true", "1", "yes", "on")
+    raise ValueError
+
+
+def validate(spec: Setting, value: Any) -> Any:
+    """``value`` if it meets the constraints declared for ``spec.key``, else :class:`ConfigError`."""
+    choices = spec.valid_choices()
+    if choices is not None and value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"{spec.key} must be one of: {', '.join(choices)}; got '{value}'.{hint}")
+    if spec.item_low is not None and any(v < spec.item_low for v in value):
+        raise ConfigError(
+            f"{spec.key} must list positive layer widths, got {value}.",
+            hint=f"For example: {mention(spec.key, '64,32')}",
+        )
+    bounds = spec.range_text()
+    if bounds is not None and not _in_range(spec, value):
+        raise ConfigError(f"{spec.key} must be {bounds}, got {value:g}.")
+    return value
+
+
+def check(key: str, value: Any) -> Any:
+    """``value`` if it is valid for ``key`` (for options that bypass the config layers)."""
+    return validate(settings()[key], value)
+
+
+def _in_range(spec: Setting, value: float) -> bool:
+    if spec.low is not None and (value <= spec.low if spec.low_open else value < spec.low):
+        return False
+    return spec.high is None or (value < spec.high if spec.high_open else value <= spec.high)
+
+
+def to_toml(config: Config) -> str:
+    """Render a resolved configuration as TOML (used for ``--print-config`` and run dirs)."""
+    return tomlwriter.dumps(config.to_dict())

@@ -1,0 +1,244 @@
+"""The config schema: each key's default, meaning, flag and constraints, side by side.
+
+Each field is declared with :func:`setting`; :func:`settings` lists them all as
+:class:`Setting` records, which validation (:mod:`.resolve`), docs/configuration.md and the
+``init`` template read. Choices that name registered things (optimizers, activations, tasks,
+...) come from the registries in :mod:`dlcli.nn` when first needed, so nothing here restates
+them and importing the schema does not import NumPy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+# --- constraints ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What the schema knows about one key (the field's metadata, plus its name)."""
+
+    key: str
+    default: Any
+    help: str
+    flag: str | None = None
+    choices: Callable[[], tuple[str, ...]] | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    item_low: int | None = None
+    path: bool = False
+
+    def valid_choices(self) -> tuple[str, ...] | None:
+        return None if self.choices is None else self.choices()
+
+    def range_text(self) -> str | None:
+        """``">= 0 and < 1"`` style bounds, or ``None`` when unbounded."""
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return " and ".join(parts) or None
+
+
+def setting(default: Any, help: str, **constraints: Any) -> Any:
+    """A config field: ``default``, its ``help`` text, and :class:`Setting` constraints."""
+    metadata = {"help": help, **constraints}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def registered(kind: str, *first: str, where: Callable[[Any], bool] | None = None) -> Callable[[], tuple[str, ...]]:
+    """Choices read from the ``dlcli.nn`` registry of ``kind`` (imported when first needed)."""
+
+    def names() -> tuple[str, ...]:
+        from dlcli.nn import REGISTRIES
+
+        registry = REGISTRIES[kind]
+        return (*first, *(name for name in registry.names() if where is None or where(registry[name])))
+
+    return names
+
+
+def _tasks() -> tuple[str, ...]:
+    from dlcli.nn.tasks import TASKS
+
+    return ("auto", *TASKS)
+
+
+def _monitors() -> tuple[str, ...]:
+    from dlcli.nn.tasks import monitors
+
+    return monitors()
+
+
+def _dtypes() -> tuple[str, ...]:
+    from dlcli.nn.model import DTYPES
+
+    return DTYPES
+
+
+def _checksum_modes() -> tuple[str, ...]:
+    from dlcli.remote.settings import CHECKSUM_MODES
+
+    return CHECKSUM_MODES
+
+
+# --- the schema ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    path: str = setting(
+        "", "training data: CSV with a header, NPZ (X, y), HDF5 (/X, /y), or an s3:// URL", flag="--data", path=True
+    )
+    target: str = setting("", "the column to predict (CSV)", flag="--target")
+    task: str = setting(
+        "auto",
+        "the kind of problem; auto: string targets and integer targets with at most 20 values are classes, "
+        "else regression",
+        choices=_tasks,
+    )
+    val_split: float = setting(
+        0.2,
+        "fraction held out for validation (shuffled with the seed, stratified for classes); 0 trains without one",
+        flag="--val-split",
+        low=0.0,
+        high=1.0,
+        high_open=True,
+    )
+    features: list[str] = setting([], "feature columns to use (default: every column but the target and ignore)")
+    ignore: list[str] = setting([], "columns to drop, e.g. identifiers")
+    delimiter: str = setting(",", "CSV field delimiter")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden: list[int] = setting(
+        [64, 32], "hidden layer widths; [] gives a linear or logistic model", flag="--hidden", item_low=1
+    )
+    activation: str = setting(
+        "relu",
+        "activation of the hidden layers",
+        flag="--activation",
+        choices=registered("activation", where=lambda a: a.elementwise),
+    )
+    dropout: float = setting(
+        0.3, "dropout rate after each hidden layer", flag="--dropout", low=0.0, high=1.0, high_open=True
+    )
+    batch_norm: bool = setting(False, "batch normalisation before each hidden activation")
+    loss: str = setting(
+        "auto", "the loss; auto picks the task's; mse is L = 1/(2n) Σ (y − y*)²", choices=registered("loss", "auto")
+    )
+    dtype: str = setting("float32", "dtype of weights and computation", choices=_dtypes)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = setting(300, "maximum number of epochs (early stopping usually ends sooner)", flag="--epochs", low=1)
+    batch_size: int = setting(32, "mini-batch size; batches are reshuffled every epoch", flag="--batch-size", low=1)
+    lr: float = setting(1e-3, "learning rate", flag="--lr", low=0.0, low_open=True)
+    optimizer: str = setting("adamw", "the update rule", flag="--optimizer", choices=registered("optimizer"))
+    weight_decay: float = setting(0.3, "L2 weight decay (decoupled for adamw: w -= lr * weight_decay * w)", low=0.0)
+    schedule: str = setting("constant", "learning-rate schedule (cosine has a warm-up)", choices=registered("schedule"))
+    warmup_epochs: int = setting(0, "linear warm-up epochs for the cosine schedule", low=0)
+    clip_norm: float = setting(0.0, "clip gradients to this global norm (0: off)", low=0.0)
+    patience: int = setting(
+        100,
+        "early stopping after this many epochs without improvement (0: off); generous because on small data the "
+        "validation loss is noisy, and restore_best makes the extra epochs cost only time",
+        flag="--patience",
+        low=0,
+    )
+    min_delta: float = setting(0.0, "smallest change that counts as an improvement", low=0.0)
+    monitor: str = setting("val_loss", "the value early stopping watches", choices=_monitors)
+    restore_best: bool = setting(True, "keep the weights of the best epoch, not the last")
+    refit: bool = setting(
+        True,
+        "after early stopping picks the best epoch count E, retrain from the same initialisation on all rows for E "
+        "epochs and save that model; the reported metrics stay those of the selection run on rows it never saw",
+    )
+    checkpoint_every: int = setting(10, "write checkpoints/epoch-NNNN.h5 every N epochs (0: off)", low=0)
+    seed: int = setting(0, "one seed for the split, the initialisation and the shuffling", flag="--seed", low=0)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    out: str = setting(
+        "",
+        "run directory; empty: runs/<name>-<n> beside the config (or in the working directory), never overwriting",
+        flag="--out",
+        path=True,
+    )
+    name: str = setting("", "run name (default: the config file's or the data file's stem)")
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    url: str = setting("", "default remote for push and pull: s3://bucket/prefix or a directory", path=True)
+    push_to: str = setting("", "upload checkpoints while training, then the run directory", flag="--push-to", path=True)
+    endpoint_url: str = setting(
+        "", "S3-compatible endpoint (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)", flag="--endpoint-url"
+    )
+    profile: str = setting("", "AWS profile", flag="--profile")
+    jobs: int = setting(8, "parallel transfers", flag="--jobs", low=1, high=256)
+    checksum: str = setting(
+        "when_required",
+        "boto3 request/response checksums: when_required works with most S3-compatible stores",
+        flag="--checksum",
+        choices=_checksum_modes,
+    )
+    cache_dir: str = setting(
+        "", "cache for s3:// data and models (default ~/.cache/dlcli, or DLCLI_CACHE_DIR)", path=True
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    remote: RemoteConfig = field(default_factory=RemoteConfig)
+    source: str = ""  # the config file it was read from, "" for none
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """The resolved configuration as nested plain dicts (no ``source``)."""
+        return {s: dataclasses.asdict(getattr(self, s)) for s in SECTIONS}
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "output": OutputConfig,
+    "remote": RemoteConfig,
+}
+
+
+def settings() -> dict[str, Setting]:
+    """Every key's :class:`Setting`, in schema order: what docs and the init template print."""
+    found = {}
+    for section, cls in SECTIONS.items():
+        defaults = cls()
+        for f in fields(cls):
+            key = f"{section}.{f.name}"
+            found[key] = Setting(key=key, default=getattr(defaults, f.name), **f.metadata)
+    return found
+
+
+def all_keys() -> list[str]:
+    """Every valid dotted key, e.g. ``train.epochs``."""
+    return list(settings())
+
+
+def flag_for(key: str) -> str | None:
+    """The common flag of a config key (``--data`` for ``data.path``), if it has one."""
+    found = settings().get(key)
+    return found.flag if found else None

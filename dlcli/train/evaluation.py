@@ -43,3 +43,9 @@ def epoch_metrics(
     else:
         found = classification_metrics(targets, outputs, model.output_dim)
     return {k: float(found[k]) for k in TASKS[task].metrics}
+
+
+def monitorable(task: str, train_metrics: bool, has_validation: bool) -> list[str]:
+    """The values an epoch record carries: ``loss``, the task's metrics, and ``val_`` of each."""
+    names = ["loss", *(TASKS[task].metrics if train_metrics else ())]
+    return names + [f"val_{n}" for n in names] if has_validation else names

@@ -28,16 +28,16 @@ import numpy as np
 from dlcli.data.batches import BatchSource, Epoch
 from dlcli.errors import ConfigError, DataError, NonFiniteLossError, setting
 from dlcli.nn.optimizers import clip_by_global_norm
-from dlcli.nn.tasks import TASKS
+from dlcli.nn.tasks import get_task
 
 from . import evaluation
 from .early_stopping import EarlyStopping
 from .interrupts import DeferredInterrupt
 from .record import EpochRecord
+from .state import TrainerState
 
 __all__ = ["EarlyStopping", "EpochRecord", "Trainer"]
 
-STATE_FORMAT = 1
 NON_FINITE_HINT = (
     f"Lower the learning rate ({setting('train.lr')}), enable gradient clipping by global norm "
     f"({setting('train.clip_norm', '1.0')}), and check the data for NaN or infinite values."
@@ -46,7 +46,7 @@ NON_FINITE_HINT = (
 GradHook = Callable[[list[np.ndarray]], None]
 
 
-class Trainer:
+class Trainer(TrainerState):
     """Mini-batch training of a built ``dlcli.nn.Sequential``.
 
     Parameters
@@ -95,8 +95,7 @@ class Trainer:
             raise ConfigError(f"epochs must be > 0, got {epochs}.")
         if int(batch_size) <= 0:
             raise ConfigError(f"batch_size must be > 0, got {batch_size}.")
-        if task not in TASKS:
-            raise ConfigError(f"Unknown task '{task}'. Expected one of: {', '.join(TASKS)}.")
+        get_task(task)  # an unknown task names the valid ones
         if clip_norm is not None and float(clip_norm) <= 0:
             raise ConfigError(f"clip_norm must be > 0, got {clip_norm}.")
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
@@ -119,6 +118,7 @@ class Trainer:
         self._loss_sum, self._samples, self._train_seconds = 0.0, 0, 0.0
         self._last_lr = float("nan")
         self._n_samples: int | None = None
+        self._source: dict[str, Any] | None = None  # the training source's state_dict()
         self._finished = False
 
     # --- the loop -------------------------------------------------------------------------
@@ -321,23 +321,22 @@ class Trainer:
             )
 
     def _check_resume_data(self, train: BatchSource) -> None:
-        """Mid-epoch, the saved batch order only makes sense for the same rows."""
-        rows = int(train.state_dict().get("rows", train.n_rows))
-        if self._batch and self._n_samples not in (None, rows):
+        """Mid-epoch, the saved batch order only makes sense for the same data."""
+        source = train.state_dict()
+        rows = int(source.get("rows", train.n_rows))
+        saved = self._source or {}
+        if self._batch and (self._n_samples not in (None, rows) or any(saved[k] != source.get(k) for k in saved)):
             raise DataError(
-                f"The checkpoint stopped mid-epoch on {self._n_samples} training rows, but {rows} were given.",
+                f"The checkpoint stopped mid-epoch on {self._n_samples} training rows ({saved or 'no details'}), "
+                f"but {rows} were given ({source}).",
                 hint="Resume with the same data and validation split.",
             )
-        self._n_samples = rows
+        self._n_samples, self._source = rows, source
 
     def _check_monitor(self, has_validation: bool) -> None:
         if self.early_stopping is None:
             return
-        names = ["loss"]
-        if self.train_metrics:
-            names += list(TASKS[self.task].metrics)
-        if has_validation:
-            names += ["val_" + n for n in names]
+        names = evaluation.monitorable(self.task, self.train_metrics, has_validation)
         if self.early_stopping.monitor not in names:
             raise ConfigError(
                 f"Cannot monitor '{self.early_stopping.monitor}'. Expected one of: {', '.join(names)}.",
@@ -350,60 +349,3 @@ class Trainer:
         for layer in self.model.layers:
             if hasattr(layer, "rng"):
                 layer.rng = self.rng
-
-    # --- state ----------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything resume needs except the model weights (saved by model_io).
-
-        Consistent between yielded records, after a ``KeyboardInterrupt`` from :meth:`fit`
-        and after a ``NonFiniteLossError`` (then it describes the last good point).
-        """
-        stopping = self.early_stopping
-        return {
-            "format": STATE_FORMAT,
-            "epoch": self._epoch,
-            "batch": self._batch,
-            "step": self._step,
-            "n_samples": self._n_samples,
-            "batch_size": self.batch_size,
-            "rng": self.rng.bit_generator.state,
-            "rng_epoch_start": self._rng_epoch,
-            "epoch_loss_sum": self._loss_sum,
-            "epoch_samples": self._samples,
-            "epoch_train_seconds": self._train_seconds,
-            "last_lr": self._last_lr,
-            "finished": self._finished,
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(),
-            "early_stopping": None if stopping is None else stopping.state_dict(),
-            "history": [dict(row) for row in self.history],
-        }
-
-    def load_state_dict(self, d: dict[str, Any]) -> None:
-        """Continue from :meth:`state_dict` output (set the model weights separately)."""
-        if int(d.get("format", -1)) != STATE_FORMAT:
-            raise ConfigError(f"Unsupported trainer state format {d.get('format')!r}; expected {STATE_FORMAT}.")
-        if int(d["batch"]) and int(d["batch_size"]) != self.batch_size:
-            raise ConfigError(
-                f"The checkpoint stopped mid-epoch with batch_size {d['batch_size']}, "
-                f"but this run uses {self.batch_size}.",
-                hint="Resume with the checkpoint's batch size.",
-            )
-        try:
-            self.rng.bit_generator.state = d["rng"]
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ConfigError(
-                f"The saved generator state does not fit this run's generator "
-                f"({type(self.rng.bit_generator).__name__}): {exc}."
-            ) from None
-        self._epoch, self._batch, self._step = int(d["epoch"]), int(d["batch"]), int(d["step"])
-        self._n_samples = None if d["n_samples"] is None else int(d["n_samples"])
-        self._rng_epoch = d["rng_epoch_start"]
-        self._loss_sum, self._samples = float(d["epoch_loss_sum"]), int(d["epoch_samples"])
-        self._train_seconds, self._last_lr = float(d["epoch_train_seconds"]), float(d["last_lr"])
-        self._finished = bool(d["finished"])
-        self.optimizer.load_state_dict(d["optimizer"])
-        self.schedule.load_state_dict(d["schedule"])
-        if self.early_stopping is not None and d.get("early_stopping") is not None:
-            self.early_stopping.load_state_dict(d["early_stopping"])
-        self.history = [dict(row) for row in d["history"]]

@@ -164,3 +164,22 @@ def test_ctrl_c_during_epoch_end_evaluation_arrives_after_the_record(data) -> No
     state = trainer.state_dict()
     assert (state["epoch"], state["batch"], len(state["history"])) == (1, 0, 1)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_resume_mid_epoch_on_other_data_is_refused(data) -> None:  # type: ignore[no-untyped-def]
+    """Same row count, but a different shard: the saved batch order would not apply."""
+    from dlcli.data.batches import ArrayBatchSource
+    from dlcli.errors import DataError
+
+    X, y, Xv, yv = data
+    model = classifier(0)
+    trainer = make_trainer(model, seed=2, epochs=EPOCHS)
+    records = trainer.fit(*sources(X, y, Xv, yv))
+    next(records)
+    trainer._batch = 2  # as after a Ctrl-C mid-epoch (test_resume_after_ctrl_c… covers the real path)
+    state = trainer.state_dict()
+    assert state["source"] == {"kind": "arrays", "rows": len(X), "features": 2, "rank": 0, "world": 1}
+    again = make_trainer(classifier(0), seed=2, epochs=EPOCHS)
+    again.load_state_dict(state)
+    with pytest.raises(DataError, match="stopped mid-epoch on"):
+        next(again.fit(ArrayBatchSource(X, y).shard(0, 2), ArrayBatchSource(Xv, yv)))

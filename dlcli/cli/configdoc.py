@@ -7,6 +7,7 @@ a test regenerates the page and fails when the committed one is stale.
 from __future__ import annotations
 
 from dlcli import tomlwriter
+from dlcli.config import Setting
 
 INTRO = """\
 # Configuration reference
@@ -59,16 +60,5 @@ def render() -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
-def meaning(spec: object) -> str:
-    from dlcli.config import Setting
-
-    if not isinstance(spec, Setting):
-        raise TypeError(spec)
-    text = spec.help
-    choices = spec.valid_choices()
-    if choices:
-        text += "; one of " + ", ".join(f"`{c}`" for c in choices)
-    bounds = spec.range_text()
-    if bounds:
-        text += f"; {bounds}"
-    return text.replace("|", "\\|")
+def meaning(spec: Setting) -> str:
+    return spec.describe(quote=lambda choice: f"`{choice}`").replace("|", "\\|")

@@ -36,6 +36,15 @@ class Setting:
     def valid_choices(self) -> tuple[str, ...] | None:
         return None if self.choices is None else self.choices()
 
+    def describe(self, quote: Callable[[str], str] = str) -> str:
+        """The help text with the valid choices (each through ``quote``) and bounds appended."""
+        text = self.help
+        choices = self.valid_choices()
+        if choices:
+            text += "; one of " + ", ".join(quote(c) for c in choices)
+        bounds = self.range_text()
+        return f"{text}; {bounds}" if bounds else text
+
     def range_text(self) -> str | None:
         """``">= 0 and < 1"`` style bounds, or ``None`` when unbounded."""
         parts = []

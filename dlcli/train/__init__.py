@@ -6,9 +6,9 @@ Pure engine: it reads batches from a :class:`~dlcli.data.batches.BatchSource`, c
 the ``np.random.Generator`` passed in. Nothing here prints or writes a file.
 """
 
-from .callbacks import Callback, History, OnEpoch, run_callbacks
+from .callbacks import Callback, OnEpoch, run_callbacks
 from .early_stopping import EarlyStopping
 from .loop import Trainer
 from .record import EpochRecord
 
-__all__ = ["Callback", "EarlyStopping", "EpochRecord", "History", "OnEpoch", "Trainer", "run_callbacks"]
+__all__ = ["Callback", "EarlyStopping", "EpochRecord", "OnEpoch", "Trainer", "run_callbacks"]

@@ -9,7 +9,6 @@ rank other than 0 — and wraps the record stream with :func:`run_callbacks`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
 
 from dlcli.errors import NonFiniteLossError
 
@@ -27,16 +26,6 @@ class Callback:
 
     def on_train_end(self) -> None:
         """The record stream is exhausted (stopped early or after the last epoch)."""
-
-
-class History(Callback):
-    """The history rows in memory: one flat dict per epoch (the keys of ``history.jsonl``)."""
-
-    def __init__(self, rows: Iterable[dict[str, Any]] = ()) -> None:
-        self.rows: list[dict[str, Any]] = [dict(row) for row in rows]
-
-    def on_epoch_end(self, record: EpochRecord) -> None:
-        self.rows.append(record.to_dict())
 
 
 class OnEpoch(Callback):

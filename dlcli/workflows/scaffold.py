@@ -82,11 +82,8 @@ def render_config(summary: DataSummary | None, data_path: str = "") -> str:
 
 
 def describe(spec: Setting) -> str:
-    """One comment for a key: its meaning, its choices, and its flag."""
-    text = spec.help
-    choices = spec.valid_choices()
-    if choices:
-        text += f" (one of: {', '.join(choices)})"
+    """One comment for a key: its meaning, choices, bounds, and its flag."""
+    text = spec.describe()
     if spec.flag:
         text += f"; flag {spec.flag}"
     return textwrap.fill(text[0].upper() + text[1:] + ".", width=COMMENT_WIDTH)

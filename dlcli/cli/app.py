@@ -13,6 +13,7 @@ import typer
 
 from dlcli import __version__
 from dlcli.cli.boundary import DlcliGroup
+from dlcli.cli.cache import cache_command
 from dlcli.cli.eval import eval_command
 from dlcli.cli.helptext import DlcliCommand
 from dlcli.cli.init import init
@@ -69,6 +70,7 @@ app.command("predict", cls=DlcliCommand)(predict)
 app.command("inspect", cls=DlcliCommand)(inspect_command)
 app.command("push", cls=DlcliCommand)(push)
 app.command("pull", cls=DlcliCommand)(pull)
+app.command("cache", cls=DlcliCommand)(cache_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,11 @@ def train(
     ] = None,
     data: Annotated[
         str | None,
-        typer.Option(metavar="FILE|URL", help="Training data: CSV, NPZ, HDF5, or an s3:// URL.", show_default=False),
+        typer.Option(
+            metavar="FILE|URL",
+            help="Training data: CSV, Parquet, Feather, NPZ, HDF5, or an s3:// URL.",
+            show_default=False,
+        ),
     ] = None,
     target: Annotated[
         str | None, typer.Option(metavar="COLUMN", help="Target column (CSV).", show_default=False)
@@ -53,6 +57,14 @@ def train(
     ] = None,
     val_split: Annotated[
         float | None, typer.Option(metavar="FRACTION", help="Fraction held out for validation.", show_default=False)
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SIZE",
+            help="Memory for the encoded inputs, e.g. 2GiB; larger data streams from the cache (out of core).",
+            show_default=False,
+        ),
     ] = None,
     patience: Annotated[
         int | None, typer.Option(metavar="N", help="Early-stopping patience in epochs (0: off).", show_default=False)
@@ -110,6 +122,7 @@ def train(
         train__optimizer=optimizer,
         train__seed=seed,
         data__val_split=val_split,
+        data__memory_limit=memory_limit,
         train__patience=patience,
         output__out=str(out) if out else None,
         remote__push_to=push_to,

@@ -19,7 +19,7 @@ from dlcli import tomlwriter
 from dlcli.errors import ConfigError
 from dlcli.errors import setting as mention
 
-from .schema import SECTIONS, Config, Setting, settings
+from .schema import SECTIONS, Config, Setting, parse_size, settings
 
 CONFIG_FILENAME = "dlcli.toml"
 
@@ -212,6 +212,14 @@ def validate(spec: Setting, value: Any) -> Any:
             f"{spec.key} must list positive layer widths, got {value}.",
             hint=f"For example: {mention(spec.key, '64,32')}",
         )
+    if spec.size:
+        try:
+            parse_size(value)
+        except ValueError:
+            raise ConfigError(
+                f"{mention(spec.key)} must be a size such as 2GiB, 500MB or auto; got '{value}'.",
+                hint=f"For example: {mention(spec.key, '2GiB')}",
+            ) from None
     bounds = spec.range_text()
     if bounds is not None and not _in_range(spec, value):
         raise ConfigError(f"{spec.key} must be {bounds}, got {value:g}.")

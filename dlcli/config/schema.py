@@ -32,6 +32,7 @@ class Setting:
     high_open: bool = False
     item_low: int | None = None
     path: bool = False
+    size: bool = False  # a byte size such as "2GiB", "512MB" or "auto"
 
     def valid_choices(self) -> tuple[str, ...] | None:
         return None if self.choices is None else self.choices()
@@ -125,6 +126,13 @@ class DataConfig:
     features: list[str] = setting([], "feature columns to use (default: every column but the target and ignore)")
     ignore: list[str] = setting([], "columns to drop, e.g. identifiers")
     delimiter: str = setting(",", "CSV field delimiter")
+    memory_limit: str = setting(
+        "auto",
+        "memory for the encoded training inputs: above it, training streams row blocks from the data cache "
+        "(out of core); a size such as 2GiB or 500MB, or auto (half of this machine's memory)",
+        flag="--memory-limit",
+        size=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -251,3 +259,37 @@ def flag_for(key: str) -> str | None:
     """The common flag of a config key (``--data`` for ``data.path``), if it has one."""
     found = settings().get(key)
     return found.flag if found else None
+
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "m": 10**6,
+    "mb": 10**6,
+    "g": 10**9,
+    "gb": 10**9,
+    "t": 10**12,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes in ``"2GiB"``, ``"500MB"``, ``"1.5g"`` or ``"1048576"``; ``None`` for ``"auto"``.
+
+    Raises ``ValueError`` for anything else.
+    """
+    import re
+
+    value = str(text).strip().lower()
+    if value == "auto":
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]*)", value)
+    if not match or match.group(2) not in _UNITS:
+        raise ValueError(text)
+    return int(float(match.group(1)) * _UNITS[match.group(2)])

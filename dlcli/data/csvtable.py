@@ -1,7 +1,7 @@
-"""CSV reading: a header line, then rows, read whole or in chunks.
+"""The line-counting CSV reader: slow, exact, and used only to explain a failure.
 
-Columns come back as arrays of strings; deciding what is numeric is the schema's job.
-Every malformed input is a :class:`DataError` naming the file and line.
+Tables are read with pyarrow (:mod:`dlcli.data.tables`); when pyarrow rejects a CSV file,
+this reader walks it with Python's csv module to name the file and line that is wrong.
 """
 
 from __future__ import annotations
@@ -47,15 +47,6 @@ def open_text(path: str | Path) -> IO[str]:
         raise DataError(f"'{path}' is a directory, not a data file.") from None
 
 
-def read_csv(path: str | Path, delimiter: str = ",") -> Table:
-    """Read a whole CSV file with a header line."""
-    with open_text(path) as handle:
-        chunks = list(iter_csv(handle, str(path), delimiter, chunk_rows=1 << 30))
-    if not chunks:
-        raise DataError(f"'{path}' has a header but no rows.", hint="A training file needs at least one data row.")
-    return chunks[0]
-
-
 def iter_csv(handle: IO[str], source: str, delimiter: str = ",", chunk_rows: int = 8192) -> Iterator[Table]:
     """Yield the rows of a CSV stream as :class:`Table` chunks of at most ``chunk_rows`` rows."""
     reader = csv.reader(handle, delimiter=delimiter)
@@ -94,7 +85,12 @@ def _read_header(reader: Iterator[list[str]], source: str) -> list[str]:
         raise DataError(f"'{source}' is not UTF-8 text.", hint="Is it a CSV file? Save it as UTF-8.") from None
     except csv.Error as exc:
         raise DataError(f"{source}, line 1: malformed CSV header ({exc}).") from None
-    header = [name.strip() for name in header]
+    return validate_header(header, source)
+
+
+def validate_header(header: list[str], source: str) -> list[str]:
+    """Column names, stripped; empty or repeated names are an error."""
+    header = [str(name).strip() for name in header]
     if any(not name for name in header):
         raise DataError(f"{source}, line 1: the header has an empty column name.", hint="Name every column.")
     duplicates = sorted({name for name in header if header.count(name) > 1})

@@ -1,32 +1,78 @@
-"""Training data preparation: read, split, fit the schema on the training rows, encode.
+"""Training data preparation: open the data as a column store, split, fit, and serve batches.
 
 The split comes first so that everything fitted (feature fills, categories, target scaling,
-the normalisation layer) sees the training rows only.
+the normalisation layer) sees the training rows only. Only index-sized arrays (the target,
+the split) are held for every row; the inputs are either encoded once into one matrix
+(training rows, then validation rows, so the refit uses it without a copy) when that fits
+``memory_limit``, or streamed from the store block by block (:mod:`dlcli.data.streams`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from dlcli.data.csvtable import Table, read_csv
-from dlcli.data.schema import Schema, fit_array_schema, fit_schema, label_key
-from dlcli.data.sources import data_format, file_sha256, read_arrays, require_file
+from dlcli.data.arrays import open_arrays
+from dlcli.data.batches import ArrayBatchSource, BatchSource
+from dlcli.data.cache import cached_table
+from dlcli.data.columns import ColumnStore, blocks
+from dlcli.data.encode import Encoder
+from dlcli.data.fit import fit_schema, fit_target
+from dlcli.data.formats import is_table, require_file
+from dlcli.data.schema import Schema, label_keys
+from dlcli.data.sources import file_sha256
 from dlcli.data.splits import train_val_indices
+from dlcli.data.streams import StreamBatchSource
 from dlcli.errors import DataError
+
+EVAL_ROWS = 65536
 
 
 @dataclass
 class TrainingData:
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray | None
-    y_val: np.ndarray | None
+    """What training reads: batch sources over the training, validation and all rows."""
+
+    train: BatchSource
+    val: BatchSource | None
+    everything: BatchSource  # training + validation rows, for the refit
     schema: Schema
     source: str
     sha256: str
+    in_memory: bool
+    store: ColumnStore
+
+    @property
+    def n_train(self) -> int:
+        return self.train.n_rows
+
+    @property
+    def n_val(self) -> int:
+        return 0 if self.val is None else self.val.n_rows
+
+
+def open_store(
+    path: str | Path,
+    target: str,
+    *,
+    sha256: str,
+    cache_dir: Path,
+    features: list[str] | None = None,
+    ignore: list[str] | None = None,
+    delimiter: str = ",",
+    dtype: str = "float32",
+) -> ColumnStore:
+    """A labelled dataset as a store: tables through the cache, arrays as they are."""
+    require_file(path)
+    if is_table(path):
+        if not target:
+            raise DataError("No target column given.", hint="Pass --target COLUMN or set [data] target in dlcli.toml.")
+        return cached_table(
+            path, sha256, cache_dir, target=target, features=features, ignore=ignore, delimiter=delimiter, dtype=dtype
+        )
+    return open_arrays(path, need_y=True, sha256=sha256)
 
 
 def prepare_training_data(
@@ -36,56 +82,87 @@ def prepare_training_data(
     task: str,
     val_split: float,
     rng: np.random.Generator,
+    cache_dir: Path,
+    memory_limit: int,
     features: list[str] | None = None,
     ignore: list[str] | None = None,
     delimiter: str = ",",
     dtype: str = "float32",
 ) -> TrainingData:
-    """Read ``path``, split off ``val_split`` of the rows (stratified for classes), fit, encode."""
+    """Read ``path``, split off ``val_split`` of the rows (stratified for classes), fit, serve."""
     require_file(path)
-    source = str(path)
-    if data_format(path) == "csv":
-        if not target:
-            raise DataError("No target column given.", hint="Pass --target COLUMN or set [data] target in dlcli.toml.")
-        table = read_csv(path, delimiter)
-        probe = fit_schema(table, target, task, features, ignore)  # task and classes from all rows
-        train_idx, val_idx = _split(table.n_rows, table.columns[target], probe, val_split, rng)
-        schema = fit_schema(_take(table, train_idx), target, probe.task, features, ignore)
-        schema.classes = probe.classes  # a class absent from the training rows still gets an output
-
-        def encode(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            X = schema.encode_table(_take(table, idx), dtype)
-            return X, schema.encode_target(table.columns[target][idx], source)
+    sha256 = file_sha256(path)
+    store = open_store(
+        path,
+        target,
+        sha256=sha256,
+        cache_dir=cache_dir,
+        features=features,
+        ignore=ignore,
+        delimiter=delimiter,
+        dtype=dtype,
+    )
+    raw_target = store.target()
+    assert raw_target is not None  # opened with a target
+    probe = fit_target(raw_target, store.source, task)  # the task and classes from all rows
+    train_idx, val_idx = _split(store.n_rows, raw_target, probe, val_split, rng)
+    schema = fit_schema(store, raw_target, train_idx, task=probe.task, classes=probe.classes)
+    y = schema.encode_target(raw_target, store.source)
+    encoder = Encoder(schema, dtype, store.dictionaries)
+    matrix_bytes = store.n_rows * encoder.width * encoder.dtype.itemsize
+    if matrix_bytes <= memory_limit:
+        X = encode_rows(store, encoder, np.concatenate([train_idx, val_idx]))
+        n = len(train_idx)
+        train: BatchSource = ArrayBatchSource(X[:n], y[train_idx])
+        val: BatchSource | None = ArrayBatchSource(X[n:], y[val_idx]) if len(val_idx) else None
+        everything: BatchSource = ArrayBatchSource(X, np.concatenate([y[train_idx], y[val_idx]]))
     else:
-        X_raw, y_raw = read_arrays(path, data_format(path), need_y=True)
-        assert y_raw is not None
-        y_flat = np.asarray(y_raw).reshape(len(y_raw), -1)[:, 0]
-        probe = fit_array_schema(X_raw, y_flat, source, task)
-        train_idx, val_idx = _split(len(X_raw), y_flat, probe, val_split, rng)
-        schema = fit_array_schema(X_raw[train_idx], y_flat[train_idx], source, probe.task)
-        schema.classes = probe.classes
+        block_bytes = _block_bytes(memory_limit)
+        train = StreamBatchSource(store, encoder, train_idx, y[train_idx], block_bytes=block_bytes)
+        val = StreamBatchSource(store, encoder, val_idx, y[val_idx], block_bytes=block_bytes) if len(val_idx) else None
+        every = np.arange(store.n_rows)
+        everything = StreamBatchSource(store, encoder, every, y, block_bytes=block_bytes)
+    return TrainingData(train, val, everything, schema, str(path), sha256, matrix_bytes <= memory_limit, store)
 
-        def encode(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return schema.encode_array(X_raw[idx], source, dtype), schema.encode_target(y_flat[idx], source)
 
-    X_train, y_train = encode(train_idx)
-    X_val, y_val = encode(val_idx) if len(val_idx) else (None, None)
-    return TrainingData(X_train, y_train, X_val, y_val, schema, source, file_sha256(path))
+def _block_bytes(memory_limit: int) -> int:
+    # Blocks in flight: the one being trained on, its shuffled copy, two prefetched, one read.
+    from dlcli.data.streams import BLOCK_BYTES
+
+    return int(max(1 << 20, min(BLOCK_BYTES, memory_limit // 8)))
+
+
+def encode_rows(store: ColumnStore, encoder: Encoder, order: np.ndarray) -> np.ndarray:
+    """The encoded rows ``order`` of ``store`` in that order, as one matrix (one block at a time)."""
+    destination = np.full(store.n_rows, -1, np.int64)
+    destination[order] = np.arange(len(order))
+    X = np.empty((len(order), encoder.width), dtype=encoder.dtype)
+    for block in blocks(store):
+        where = destination[block.start : block.start + len(block)]
+        keep = where >= 0
+        if not keep.any():
+            continue
+        part = block if keep.all() else block.take(np.flatnonzero(keep))
+        X[where[keep]] = encoder.encode(part)
+    return X
+
+
+def input_moments(source: BatchSource) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean and variance of the encoded inputs (for the Normalization layer), streamed."""
+    from dlcli.nn.normalization import moments
+
+    return moments(X for X, _ in source.chunks(EVAL_ROWS))
 
 
 def _split(
-    n: int, raw_target: np.ndarray, schema: Schema, fraction: float, rng: np.random.Generator
+    n: int, target: Any, schema: Schema, fraction: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices of the training and validation parts (stratified for classes)."""
+    """Row indices of the training and validation parts (stratified for classes), sorted."""
     if fraction > 0 and (round(n * fraction) < 1 or n - round(n * fraction) < 1):
         raise DataError(
             f"Cannot hold out {fraction:g} of {n} rows for validation.",
             hint="Use more data, or --val-split 0 to train without a validation set.",
         )
-    keys = np.array([label_key(v) for v in raw_target]) if schema.is_classification else np.zeros(n)
+    keys = label_keys(target)[1] if schema.is_classification else np.zeros(n, np.int8)
     train, val = train_val_indices(keys, fraction, rng, stratify=schema.is_classification)
     return np.sort(train), np.sort(val)
-
-
-def _take(table: Table, idx: np.ndarray) -> Table:
-    return Table(table.source, table.header, {k: v[idx] for k, v in table.columns.items()}, table.first_line)

@@ -9,13 +9,12 @@ layer (a Keras ``Normalization``), so it is not here.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from dlcli.data.csvtable import MISSING, Table, first_non_numeric, parse_numeric
+from dlcli.data.columns import Target
 from dlcli.errors import DataError
 
 SCHEMA_VERSION = 1
@@ -98,59 +97,32 @@ class Schema:
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"The model's preprocessing schema is malformed ({exc}).") from None
 
-    # ---- inputs -------------------------------------------------------------------------
-
-    def encode_table(self, table: Table, dtype: Any = np.float32) -> np.ndarray:
-        """Raw table columns → ``(n_rows, n_inputs)`` model inputs."""
-        out = np.empty((table.n_rows, self.n_inputs), dtype=dtype)
-        col = 0
-        for feature in self.features:
-            values = _column(table, feature.name, role="required by the model")
-            if feature.kind == "numeric":
-                out[:, col] = _numeric(values, table, feature)
-            else:
-                out[:, col : col + feature.width] = _one_hot(values, feature.categories)
-            col += feature.width
-        return out
-
-    def encode_array(self, X: np.ndarray, source: str, dtype: Any = np.float32) -> np.ndarray:
-        """A numeric ``(n, k)`` array → model inputs (only for all-numeric schemas)."""
-        if X.ndim == 1:
-            X = X.reshape(-1, 1)
-        if X.ndim != 2:
-            raise DataError(f"{source}: expected a 2-D array (n_samples, n_features), got shape {X.shape}.")
-        if any(f.kind != "numeric" for f in self.features):
-            raise DataError(f"{source}: this model has categorical inputs, so it needs CSV data with named columns.")
-        if X.shape[1] != len(self.features):
-            raise DataError(
-                f"{source}: the model expects {len(self.features)} features, the data has {X.shape[1]}.",
-                hint="Pass data with the same columns the model was trained on (see 'dlcli inspect MODEL').",
-            )
-        X = X.astype(dtype, copy=True)
-        fills = np.array([f.fill for f in self.features], dtype=dtype)
-        missing = np.isnan(X)
-        if missing.any():
-            X[missing] = np.broadcast_to(fills, X.shape)[missing]
-        return X
-
     # ---- targets ------------------------------------------------------------------------
 
-    def encode_target(self, values: np.ndarray, source: str) -> np.ndarray:
-        """Raw target values → class indices ``(n,)`` int64, or ``(n, 1)`` floats."""
+    def encode_target(self, target: Target, source: str) -> np.ndarray:
+        """A raw target column → class indices ``(n,)`` int64, or ``(n, 1)`` float64 (scaled)."""
+        if target.missing.any():
+            row = int(np.argmax(target.missing))
+            raise DataError(
+                f"{source}: target '{self.target}' is missing in data row {row + 1}.",
+                hint="Drop rows without a target, or fill them in.",
+            )
         if self.is_classification:
-            lookup = {str(c): i for i, c in enumerate(self.classes)}
-            keys = [label_key(v) for v in values]
-            unknown = sorted({k for k in keys if k not in lookup})
+            lookup = {label_key(c): i for i, c in enumerate(self.classes)}
+            keys, inverse = label_keys(target)
+            unknown = sorted(k for k in keys if k not in lookup)
             if unknown:
                 raise DataError(
                     f"{source}: target '{self.target}' has label(s) the model does not know: {', '.join(unknown[:5])}.",
                     hint=f"The model's classes are: {', '.join(map(str, self.classes))}.",
                 )
-            return np.array([lookup[k] for k in keys], dtype=np.int64)
-        numeric = values if values.dtype.kind in "fiu" else parse_numeric(values.astype(str))
-        if numeric is None or np.isnan(numeric.astype(np.float64)).any():
-            raise DataError(f"{source}: target '{self.target}' must be numeric with no missing values for regression.")
-        y = numeric.astype(np.float64).reshape(-1, 1)
+            index = np.array([lookup[k] for k in keys], dtype=np.int64)
+            encoded: np.ndarray = index[inverse]
+            return encoded
+        if target.dictionary is not None:
+            bad = target.dictionary[int(target.values[0])] if len(target.values) else ""
+            raise DataError(f"{source}: target '{self.target}' must be numeric for regression, found '{bad}'.")
+        y = target.values.astype(np.float64).reshape(-1, 1)
         if self.target_scaled:
             y = (y - self.target_mean) / self.target_std
         return y
@@ -174,88 +146,6 @@ class Schema:
             p = output.reshape(-1, 1)
             return np.hstack([1.0 - p, p])
         return output
-
-
-def fit_schema(
-    table: Table, target: str, task: str = "auto", features: list[str] | None = None, ignore: list[str] | None = None
-) -> Schema:
-    """Infer features, their kinds and the task from a training table."""
-    target_values = _column(table, target, role="given as the target")
-    names = features or [n for n in table.header if n != target and n not in (ignore or [])]
-    for name in ignore or []:
-        _column(table, name, role="listed in data.ignore")
-    fitted = [_fit_feature(table, name) for name in names]
-    if not fitted:
-        raise DataError(f"{table.source}: no feature columns left besides the target '{target}'.")
-    schema = Schema(task="regression", features=fitted, target=target)
-    _fit_target(schema, target_values, table.source, task)
-    return schema
-
-
-def fit_array_schema(X: np.ndarray, y: np.ndarray, source: str, task: str = "auto") -> Schema:
-    """A schema for numeric arrays (NPY/NPZ/HDF5): features ``x0 … xk``."""
-    if X.ndim != 2:
-        raise DataError(f"{source}: X must be 2-D (n_samples, n_features), got shape {X.shape}.")
-    if len(X) != len(y):
-        raise DataError(f"{source}: X has {len(X)} rows but y has {len(y)}.")
-    with np.errstate(all="ignore"):
-        fills = np.nan_to_num(np.nanmean(X.astype(np.float64), axis=0))
-    schema = Schema("regression", [Feature(f"x{i}", "numeric", float(fills[i])) for i in range(X.shape[1])], "y")
-    _fit_target(schema, np.asarray(y).reshape(len(y), -1)[:, 0] if np.ndim(y) > 1 else np.asarray(y), source, task)
-    return schema
-
-
-def _fit_feature(table: Table, name: str) -> Feature:
-    values = _column(table, name, role="listed in data.features")
-    numeric = parse_numeric(values)
-    if numeric is not None:
-        fill = float(np.nanmean(numeric)) if not np.isnan(numeric).all() else 0.0
-        return Feature(name, "numeric", fill=fill)
-    categories = sorted({v for v in values.tolist() if v})
-    return Feature(name, "categorical", categories=categories)
-
-
-def _fit_target(schema: Schema, values: np.ndarray, source: str, task: str) -> None:
-    numeric = parse_numeric(values) if values.dtype.kind in "US" else values.astype(np.float64)
-    if values.dtype.kind in "US" and np.isin(np.char.lower(values), MISSING).any():
-        row = int(np.argmax(np.isin(np.char.lower(values), MISSING)))
-        raise DataError(
-            f"{source}: target '{schema.target}' is missing in data row {row + 1}.",
-            hint="Drop rows without a target, or fill them in.",
-        )
-    if task == "auto":
-        task = _infer_task(numeric)
-    if task == "classification":
-        task = "binary" if len({label_key(v) for v in values}) == 2 else "multiclass"
-    schema.task = task
-    if task == "regression":
-        if numeric is None:
-            bad = values[first_non_numeric(values)]
-            raise DataError(
-                f"{source}: target '{schema.target}' has non-numeric value '{bad}', so it cannot be regressed.",
-                hint="Use --set data.task=multiclass for class labels.",
-            )
-        schema.target_mean, schema.target_std = float(numeric.mean()), float(numeric.std() or 1.0)
-        schema.target_scaled = True
-        return
-    labels = sorted({label_key(v) for v in values}, key=_sort_key)
-    schema.classes = [_label_value(v) for v in labels]
-    if len(labels) < 2:
-        raise DataError(f"{source}: target '{schema.target}' has a single class ({labels[0]}); nothing to learn.")
-    if task == "binary" and len(labels) != 2:
-        raise DataError(
-            f"{source}: data.task is binary but target '{schema.target}' has {len(labels)} classes.",
-            hint="Use --set data.task=multiclass.",
-        )
-
-
-def _infer_task(numeric: np.ndarray | None) -> str:
-    if numeric is None:
-        return "classification"
-    distinct = np.unique(numeric)
-    if np.all(distinct == np.round(distinct)) and len(distinct) <= MAX_AUTO_CLASSES:
-        return "binary" if len(distinct) == 2 else ("multiclass" if len(distinct) > 2 else "regression")
-    return "regression"
 
 
 def label_key(value: Any) -> str:
@@ -282,31 +172,21 @@ def _sort_key(key: str) -> tuple[int, Any]:
         return (1, key)
 
 
-def _column(table: Table, name: str, role: str) -> np.ndarray:
-    if name in table.columns:
-        return table.columns[name]
-    close = difflib.get_close_matches(name, table.header, n=1)
-    hint = f"Did you mean '{close[0]}'?" if close else f"Columns are: {', '.join(table.header)}."
-    raise DataError(f"Column '{name}' {role} is not in {table.source}.", hint=hint)
+def label_keys(target: Target) -> tuple[list[str], np.ndarray]:
+    """The distinct labels of a target column (as :func:`label_key` spells them) and, per row,
+    the index of its label: one ``label_key`` call per distinct value, not per row."""
+    if target.dictionary is not None:
+        raw_keys = [label_key(v) for v in target.dictionary]
+        codes = target.values
+    else:
+        distinct, codes = np.unique(target.values, return_inverse=True)
+        raw_keys = [label_key(_number_text(v)) for v in distinct.tolist()]
+    keys = sorted(set(raw_keys))
+    position = {k: i for i, k in enumerate(keys)}
+    remap = np.array([position[k] for k in raw_keys] or [0], dtype=np.int64)
+    inverse: np.ndarray = remap[np.asarray(codes, dtype=np.int64)]
+    return keys, inverse
 
 
-def _numeric(values: np.ndarray, table: Table, feature: Feature) -> np.ndarray:
-    parsed = parse_numeric(values)
-    if parsed is None:
-        i = first_non_numeric(values)
-        raise DataError(
-            f"{table.source}, line {table.first_line + i}: column '{feature.name}' must be numeric, "
-            f"found '{values[i]}'.",
-            hint="Fix the value, or retrain if the column is categorical.",
-        )
-    return np.where(np.isnan(parsed), feature.fill, parsed)
-
-
-def _one_hot(values: np.ndarray, categories: list[str]) -> np.ndarray:
-    index = {c: i for i, c in enumerate(categories)}
-    out = np.zeros((len(values), len(categories)))
-    for row, value in enumerate(values.tolist()):
-        i = index.get(value)
-        if i is not None:  # unknown categories encode as all zeros
-            out[row, i] = 1.0
-    return out
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

@@ -1,7 +1,7 @@
-"""Where data comes from: CSV, NPY/NPZ (``X``, ``y``), HDF5 (``/X``, ``/y``) and stdin.
+"""Streaming model inputs (``predict``) and labelled chunks (``eval``) through a fitted schema.
 
-Training reads a whole dataset and fits a :class:`Schema`; prediction streams inputs in
-chunks through an existing schema so memory stays bounded.
+Tables are read in pyarrow record batches of the model's columns only; arrays by row range.
+Memory is one chunk, whatever the file size; stdin (``-``) is CSV.
 """
 
 from __future__ import annotations
@@ -10,28 +10,28 @@ import hashlib
 import io
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from dlcli.data.csvtable import iter_csv, open_text, read_csv
-from dlcli.data.schema import Schema, fit_array_schema, fit_schema
+from dlcli.data.arrays import open_arrays
+from dlcli.data.columns import Target, blocks, require_column
+from dlcli.data.encode import Encoder, arrow_block, feature_types
+from dlcli.data.formats import is_table
+from dlcli.data.schema import Schema
+from dlcli.data.tables import (
+    TableReader,
+    TypeConflict,
+    arrow_kind,
+    numeric_column,
+    parse_strings,
+    plain_numpy,
+    string_column,
+)
 from dlcli.errors import DataError
 
-ARRAY_SUFFIXES = (".npy", ".npz")
-HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
-
-
-@dataclass
-class Dataset:
-    """Encoded data ready for a model. ``y`` is ``None`` when the data has no target."""
-
-    X: np.ndarray
-    y: np.ndarray | None
-    schema: Schema
-    source: str
-    sha256: str = ""
+Chunk = tuple[np.ndarray, np.ndarray | None]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -42,168 +42,101 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def data_format(path: str | Path) -> str:
-    suffix = Path(str(path)).suffix.lower()
-    if suffix in ARRAY_SUFFIXES:
-        return suffix[1:]
-    if suffix in HDF5_SUFFIXES:
-        return "hdf5"
-    return "csv"
+def iter_inputs(
+    path: str | Path, schema: Schema, *, chunk_rows: int = 65536, delimiter: str = ",", dtype: str = "float32"
+) -> Iterator[np.ndarray]:
+    """Encoded model inputs in chunks of at most ``chunk_rows`` rows (``-`` is stdin)."""
+    for X, _ in _chunks(path, schema, False, chunk_rows, delimiter, dtype):
+        yield X
 
 
-def load_training_data(
-    path: str | Path,
-    target: str,
-    *,
-    task: str = "auto",
-    features: list[str] | None = None,
-    ignore: list[str] | None = None,
-    delimiter: str = ",",
-    dtype: str = "float32",
-) -> Dataset:
-    """Read a labelled dataset, fit its schema, and encode it."""
-    require_file(path)
-    fmt = data_format(path)
-    if fmt == "csv":
-        if not target:
-            raise DataError("No target column given.", hint="Pass --target COLUMN or set [data] target in dlcli.toml.")
-        table = read_csv(path, delimiter)
-        schema = fit_schema(table, target, task, features, ignore)
-        X = schema.encode_table(table, dtype)
-        y = schema.encode_target(table.columns[target], str(path))
-    else:
-        X_raw, y_raw = read_arrays(path, fmt, need_y=True)
-        assert y_raw is not None
-        schema = fit_array_schema(X_raw, y_raw, str(path), task)
-        X = schema.encode_array(X_raw, str(path), dtype)
-        y = schema.encode_target(np.asarray(y_raw).reshape(len(y_raw), -1)[:, 0], str(path))
-    return Dataset(X, y, schema, str(path), file_sha256(path))
+def iter_labelled(
+    path: str | Path, schema: Schema, *, chunk_rows: int = 65536, delimiter: str = ",", dtype: str = "float32"
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Encoded inputs and encoded targets (class indices or scaled values), chunk by chunk."""
+    for X, y in _chunks(path, schema, True, chunk_rows, delimiter, dtype):
+        assert y is not None
+        yield X, y
 
 
-def load_labelled(path: str | Path, schema: Schema, *, delimiter: str = ",", dtype: str = "float32") -> Dataset:
-    """Read labelled data through an existing schema (for ``eval``)."""
-    require_file(path)
-    fmt = data_format(path)
-    if fmt == "csv":
-        table = read_csv(path, delimiter)
-        if schema.target not in table.columns:
+def _chunks(
+    path: str | Path, schema: Schema, labelled: bool, chunk_rows: int, delimiter: str, dtype: str
+) -> Iterator[Chunk]:
+    encoder = Encoder(schema, dtype)
+    if str(path) != "-" and not is_table(path):
+        store = open_arrays(path, need_y=labelled)
+        try:
+            target = store.target() if labelled else None
+            for block in blocks(store, chunk_rows):
+                X = encoder.encode_matrix(block.numeric, store.source)
+                y = None
+                if target is not None:
+                    part = Target(target.name, target.values[block.start : block.start + len(X)], target.dictionary)
+                    y = schema.encode_target(part, store.source)
+                yield X, y
+        finally:
+            store.close()
+        return
+    reader = TableReader(path, delimiter)
+    types = feature_types(schema, reader.names, reader.source)
+    columns = list(types)
+    if labelled:
+        if schema.target not in reader.names:
             raise DataError(
-                f"Column '{schema.target}' (the model's target) is not in {path}.",
+                f"Column '{schema.target}' (the model's target) is not in {reader.source}.",
                 hint="Evaluation needs labelled data; use 'dlcli predict' for unlabelled data.",
             )
-        return Dataset(
-            schema.encode_table(table, dtype),
-            schema.encode_target(table.columns[schema.target], str(path)),
-            schema,
-            str(path),
-        )
-    X_raw, y_raw = read_arrays(path, fmt, need_y=True)
-    assert y_raw is not None
-    y_flat = np.asarray(y_raw).reshape(len(y_raw), -1)[:, 0]
-    return Dataset(
-        schema.encode_array(X_raw, str(path), dtype), schema.encode_target(y_flat, str(path)), schema, str(path)
+        if schema.target not in columns:
+            columns.append(schema.target)
+    offset = 0
+    try:
+        for batch in reader.batches(columns, types, rows=chunk_rows):
+            X = encoder.encode(arrow_block(batch, schema, reader, offset))
+            y = (
+                schema.encode_target(arrow_target(batch.column(schema.target), schema.target), reader.source)
+                if labelled
+                else None
+            )
+            offset += batch.num_rows
+            yield X, y
+    except TypeConflict as conflict:
+        raise _not_numeric(reader, conflict.column, delimiter) from None
+
+
+def arrow_target(array: Any, name: str) -> Target:
+    """A target column of a record batch: numbers, or codes into its distinct strings."""
+    import pyarrow.compute as pc
+
+    if arrow_kind(array) == "numeric":
+        return Target(name, numeric_column(array))
+    text = string_column(array)
+    values, _ = parse_strings(text)
+    if values is not None:
+        return Target(name, values)
+    encoded = pc.dictionary_encode(text)
+    codes = plain_numpy(encoded.indices.fill_null(-1)).astype(np.int32)
+    return Target(name, codes, [str(v) for v in encoded.dictionary.to_pylist()])
+
+
+def _not_numeric(reader: TableReader, column: str, delimiter: str) -> DataError:
+    """The line and value of the first cell of ``column`` that is not a number."""
+    if not reader.stdin:
+        from dlcli.data.csvtable import first_non_numeric, iter_csv, open_text
+
+        with open_text(reader.path) as handle:
+            for table in iter_csv(handle, reader.source, delimiter, chunk_rows=65536):
+                values = table.columns[column]
+                bad = first_non_numeric(values)
+                if bad >= 0:
+                    return DataError(
+                        f"{reader.source}, line {table.first_line + bad}: column '{column}' must be numeric, "
+                        f"found '{values[bad]}'.",
+                        hint="Fix the value, or retrain if the column is categorical.",
+                    )
+    return DataError(
+        f"{reader.source}: column '{column}' must be numeric but has a value that is not a number.",
+        hint="Fix the value, or retrain if the column is categorical.",
     )
-
-
-def iter_inputs(
-    path: str | Path, schema: Schema, *, chunk_rows: int = 8192, delimiter: str = ",", dtype: str = "float32"
-) -> Iterator[np.ndarray]:
-    """Stream encoded model inputs in chunks of at most ``chunk_rows`` rows (``-`` is stdin)."""
-    source = "<stdin>" if str(path) == "-" else str(path)
-    fmt = "csv" if str(path) == "-" else data_format(path)
-    if fmt != "csv" and str(path) == "-":
-        raise DataError("stdin must be CSV.")
-    if fmt == "csv":
-        if str(path) != "-":
-            require_file(path)
-        with open_text(path) as handle:
-            for table in iter_csv(handle, source, delimiter, chunk_rows):
-                yield schema.encode_table(table, dtype)
-        return
-    require_file(path)
-    if fmt == "hdf5":
-        yield from _iter_hdf5(path, schema, chunk_rows, dtype)
-        return
-    X_raw, _ = read_arrays(path, fmt, need_y=False)
-    for start in range(0, len(X_raw), chunk_rows):
-        yield schema.encode_array(X_raw[start : start + chunk_rows], source, dtype)
-
-
-def require_file(path: str | Path) -> None:
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"Data file '{path}' not found.", hint="Check the path.")
-    if p.is_dir():
-        raise DataError(f"'{path}' is a directory, not a data file.")
-
-
-def read_arrays(path: str | Path, fmt: str, need_y: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    if fmt == "hdf5":
-        return _read_hdf5(path, need_y)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise DataError(
-            f"'{path}' cannot be read as {fmt.upper()} without pickle ({exc}).",
-            hint="Save plain numeric arrays (numpy.save / numpy.savez).",
-        ) from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"'{path}' is not a valid {fmt.upper()} file ({exc}).") from None
-    if fmt == "npy":
-        if need_y:
-            raise DataError(
-                f"'{path}' holds one array; training and evaluation need X and y.",
-                hint="Save both with numpy.savez(path, X=X, y=y).",
-            )
-        return _numeric_array(loaded, f"{path}"), None
-    with loaded:
-        if "X" not in loaded.files:
-            raise DataError(
-                f"'{path}' has no array 'X' (found: {', '.join(loaded.files) or 'none'}).",
-                hint="Save with numpy.savez(path, X=X, y=y).",
-            )
-        X = _numeric_array(loaded["X"], f"{path}:X")
-        y = loaded["y"] if "y" in loaded.files else None
-    if need_y and y is None:
-        raise DataError(f"'{path}' has no array 'y'.", hint="Save with numpy.savez(path, X=X, y=y).")
-    return X, y
-
-
-def _numeric_array(array: np.ndarray, source: str) -> np.ndarray:
-    if array.dtype.kind not in "fiub":
-        raise DataError(f"{source}: expected numeric features, found dtype {array.dtype}.")
-    return array if array.ndim == 2 else array.reshape(len(array), -1)
-
-
-def _open_hdf5(path: str | Path):  # type: ignore[no-untyped-def]
-    import h5py
-
-    try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        raise DataError(f"'{path}' is not a readable HDF5 file ({exc}).") from None
-
-
-def _read_hdf5(path: str | Path, need_y: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    with _open_hdf5(path) as handle:
-        if "X" not in handle:
-            raise DataError(f"'{path}' has no dataset '/X'.", hint="Store features in /X and targets in /y.")
-        X = _numeric_array(handle["X"][...], f"{path}:/X")
-        y = handle["y"][...] if "y" in handle else None
-    if need_y and y is None:
-        raise DataError(f"'{path}' has no dataset '/y'.", hint="Store features in /X and targets in /y.")
-    if y is not None and y.dtype.kind == "S":
-        y = y.astype(str)
-    return X, y
-
-
-def _iter_hdf5(path: str | Path, schema: Schema, chunk_rows: int, dtype: str) -> Iterator[np.ndarray]:
-    with _open_hdf5(path) as handle:
-        if "X" not in handle:
-            raise DataError(f"'{path}' has no dataset '/X'.", hint="Store features in /X.")
-        data = handle["X"]
-        for start in range(0, data.shape[0], chunk_rows):
-            yield schema.encode_array(np.asarray(data[start : start + chunk_rows]), f"{path}:/X", dtype)
 
 
 def stdin_is_pipe() -> bool:
@@ -211,3 +144,6 @@ def stdin_is_pipe() -> bool:
         return not sys.stdin.isatty()
     except (AttributeError, ValueError, io.UnsupportedOperation):
         return False
+
+
+__all__ = ["file_sha256", "iter_inputs", "iter_labelled", "require_column", "stdin_is_pipe"]

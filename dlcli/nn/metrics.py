@@ -154,3 +154,80 @@ def _r2(t: np.ndarray, residual: np.ndarray) -> float:
     # A constant target has no variance to explain: perfect fit 1.0, anything else 0.0.
     scores = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res == 0, 1.0, 0.0))
     return float(np.mean(scores))
+
+
+class ClassificationStream:
+    """:func:`classification_metrics` accumulated chunk by chunk, for data larger than memory.
+
+    The confusion matrix (and so accuracy, precision, recall and F1) is exact; the log-loss is
+    a float64 sum of per-chunk sums, equal to the one-pass value to about 1e-15 relative.
+    """
+
+    def __init__(self, n_classes: int) -> None:
+        self.n_classes = int(n_classes)
+        self.matrix = np.zeros((self.n_classes, self.n_classes), np.int64)
+        self.log_loss_sum = 0.0
+
+    def update(self, y_true: Any, proba: Any) -> None:
+        labels = _labels(y_true, self.n_classes)
+        P = _class_probabilities(proba, self.n_classes, len(labels))
+        self.matrix += confusion_matrix(labels, np.argmax(P, axis=1), self.n_classes)
+        picked = np.clip(P[np.arange(len(labels)), labels], LOG_LOSS_EPSILON, 1.0 - LOG_LOSS_EPSILON)
+        self.log_loss_sum += float(-np.sum(np.log(picked)))
+
+    def result(self) -> dict[str, Any]:
+        n = int(self.matrix.sum())
+        if n == 0:
+            raise DataError("Cannot compute metrics on 0 samples.")
+        precision, recall, f1 = _macro_scores(self.matrix)
+        return {
+            "accuracy": float(np.trace(self.matrix) / n),
+            "precision_macro": precision,
+            "recall_macro": recall,
+            "f1_macro": f1,
+            "log_loss": self.log_loss_sum / n,
+            "confusion_matrix": self.matrix.tolist(),
+        }
+
+
+class RegressionStream:
+    """:func:`regression_metrics` accumulated chunk by chunk.
+
+    Sums of squared and absolute residuals in float64; the target's spread for R² merges
+    per-chunk means and squared deviations (Chan et al.), so it does not cancel.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sq = self.abs = 0.0
+        self.ss_res: np.ndarray | float = 0.0
+        self.mean: np.ndarray | float = 0.0
+        self.m2: np.ndarray | float = 0.0
+
+    def update(self, y_true: Any, y_pred: Any) -> None:
+        t, p = _as_2d(y_true, "y_true"), _as_2d(y_pred, "y_pred")
+        if t.shape != p.shape:
+            raise DataError(f"y_true and y_pred must have the same shape, got {t.shape} and {p.shape}.")
+        if len(t) == 0:
+            return
+        residual = t - p
+        self.sq += float(np.sum(residual**2))
+        self.abs += float(np.sum(np.abs(residual)))
+        self.ss_res = self.ss_res + np.sum(residual**2, axis=0)
+        n_b, mean_b = len(t), t.mean(axis=0)
+        m2_b = np.sum((t - mean_b) ** 2, axis=0)
+        total = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * (n_b / total)
+        self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / total)
+        self.n = total
+        self._outputs = t.shape[1]
+
+    def result(self) -> dict[str, float]:
+        if self.n == 0:
+            raise DataError("Cannot compute metrics on 0 samples.")
+        values = self.n * self._outputs
+        mse = self.sq / values
+        ss_res, ss_tot = np.asarray(self.ss_res), np.asarray(self.m2)
+        scores = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res == 0, 1.0, 0.0))
+        return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": self.abs / values, "r2": float(np.mean(scores))}

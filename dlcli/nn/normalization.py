@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -195,14 +196,17 @@ class Normalization(Layer):
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] == 0:
             raise DataError(f"Normalization.adapt needs a non-empty 2-D array, got shape {X.shape}.")
+        self.set_moments(*moments(X[i : i + MOMENT_ROWS] for i in range(0, len(X), MOMENT_ROWS)))
+
+    def set_moments(self, mean: np.ndarray, variance: np.ndarray, count: int) -> None:
+        """Set the state from moments computed elsewhere (e.g. streamed by :func:`moments`)."""
         if not self.built:
-            self.build(X.shape[1], np.random.default_rng(0), self.dtype)
-        elif X.shape[1] != self.input_dim:
-            raise DataError(f"Normalization '{self.name}' expects {self.input_dim} features, got {X.shape[1]}.")
-        data = X.astype(np.float64)  # accumulate in float64, store in the model dtype
-        self.state["mean"][...] = data.mean(axis=0)
-        self.state["variance"][...] = data.var(axis=0)
-        self.state["count"][...] = X.shape[0]
+            self.build(len(mean), np.random.default_rng(0), self.dtype)
+        elif len(mean) != self.input_dim:
+            raise DataError(f"Normalization '{self.name}' expects {self.input_dim} features, got {len(mean)}.")
+        self.state["mean"][...] = mean
+        self.state["variance"][...] = variance
+        self.state["count"][...] = count
 
     def _denominator(self) -> np.ndarray:
         denominator: np.ndarray = np.maximum(np.sqrt(self.state["variance"]), self.dtype.type(KERAS_EPSILON))
@@ -225,3 +229,33 @@ class Normalization(Layer):
     @classmethod
     def _config_keys(cls) -> tuple[str, ...]:
         return ("name", "trainable", "axis", "invert", "mean", "variance")
+
+
+MOMENT_ROWS = 65536  # rows per float64 chunk: the accumulation never copies all of X
+
+
+def moments(chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Column means and biased variances of row chunks, in float64, in one streaming pass.
+
+    Chunks are merged with Chan et al.'s pairwise update (as ``Welford`` for blocks), which
+    stays accurate where the naive sum of squares cancels; memory is one chunk in float64.
+    """
+    count, mean, m2 = 0, np.zeros(0), np.zeros(0)
+    for chunk in chunks:
+        block = np.asarray(chunk, dtype=np.float64)
+        if len(block) == 0:
+            continue
+        n_b = len(block)
+        mean_b = block.mean(axis=0)
+        m2_b = ((block - mean_b) ** 2).sum(axis=0)
+        if count == 0:
+            count, mean, m2 = n_b, mean_b, m2_b
+            continue
+        total = count + n_b
+        delta = mean_b - mean
+        mean = mean + delta * (n_b / total)
+        m2 = m2 + m2_b + delta**2 * (count * n_b / total)
+        count = total
+    if count == 0:
+        raise DataError("Normalization needs at least one row to adapt to.")
+    return mean, m2 / count, count

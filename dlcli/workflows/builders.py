@@ -17,8 +17,10 @@ def output_loss(cfg: Config, schema: Schema) -> str:
     return TASKS[schema.task].loss if cfg.model.loss == "auto" else cfg.model.loss
 
 
-def build_model(cfg: Config, schema: Schema, X_train: np.ndarray, rng: np.random.Generator) -> Any:
-    """Normalization (adapted on the training rows) → hidden blocks → output layer."""
+def build_model(
+    cfg: Config, schema: Schema, moments: tuple[np.ndarray, np.ndarray, int], rng: np.random.Generator
+) -> Any:
+    """Normalization (the training rows' ``moments``: mean, variance, count) → hidden blocks → output."""
     from dlcli.nn.layers import Dense, Dropout
     from dlcli.nn.model import Sequential
     from dlcli.nn.normalization import BatchNormalization, Normalization
@@ -35,7 +37,7 @@ def build_model(cfg: Config, schema: Schema, X_train: np.ndarray, rng: np.random
     layers.append(Dense(schema.n_outputs, activation=TASKS[schema.task].output_activation))
     model = Sequential(layers, input_dim=schema.n_inputs, loss=output_loss(cfg, schema), dtype=cfg.model.dtype)
     model.build(rng)
-    normalization.adapt(X_train)
+    normalization.set_moments(*moments)
     unit_scale_for_constant_features(normalization.state)
     return model
 

@@ -6,7 +6,7 @@ units come out. Model and data may be local paths or remote URLs (fetched throug
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,16 +14,16 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.schema import Schema
-from dlcli.data.sources import iter_inputs, load_labelled, stdin_is_pipe
+from dlcli.data.sources import iter_inputs, iter_labelled, stdin_is_pipe
 from dlcli.data.writers import PredictionWriter
 from dlcli.errors import DataError, UsageError, setting
-from dlcli.nn.metrics import classification_metrics, regression_metrics
+from dlcli.nn.metrics import ClassificationStream, RegressionStream
 
 __all__ = [
     "EvalResult",
     "Predictor",
     "evaluate",
-    "evaluate_arrays",
+    "evaluate_chunks",
     "iter_predictions",
     "load_predictor",
     "localize",
@@ -33,7 +33,7 @@ __all__ = [
     "summarize_model",
 ]
 
-DEFAULT_CHUNK_ROWS = 8192
+DEFAULT_CHUNK_ROWS = 65536  # rows per chunk: large enough that per-chunk overhead vanishes
 
 
 @dataclass
@@ -101,24 +101,33 @@ def _bare_schema(model: Any) -> Schema:
 
 
 def evaluate(predictor: Predictor, data: str | Path, *, remote_options: Any = None) -> EvalResult:
-    """Metrics of ``predictor`` on labelled ``data`` (a file or ``s3://`` URL)."""
+    """Metrics of ``predictor`` on labelled ``data`` (a file or ``s3://`` URL), streamed in chunks."""
     local = localize(data, remote_options=remote_options)
-    dataset = load_labelled(local, predictor.schema, dtype=str(predictor.model.dtype))
-    assert dataset.y is not None  # load_labelled always returns targets
-    return evaluate_arrays(predictor, dataset.X, dataset.y)
+    chunks = iter_labelled(local, predictor.schema, chunk_rows=DEFAULT_CHUNK_ROWS, dtype=str(predictor.model.dtype))
+    return evaluate_chunks(predictor, chunks)
 
 
-def evaluate_arrays(predictor: Predictor, X: np.ndarray, y: np.ndarray) -> EvalResult:
-    """Metrics on encoded inputs ``X`` and encoded targets ``y`` (class indices or scaled values)."""
-    output = predictor.outputs(X)
+def evaluate_chunks(predictor: Predictor, chunks: Iterable[tuple[np.ndarray, np.ndarray]]) -> EvalResult:
+    """Metrics over chunks of encoded inputs ``X`` and encoded targets ``y`` (class indices or
+    scaled values): the counts exact, the sums in float64, memory one chunk."""
     schema = predictor.schema
-    if schema.is_classification:
-        proba = output.reshape(-1) if schema.task == "binary" else output
-        metrics = classification_metrics(y, proba, len(schema.classes))
-        matrix = metrics.pop("confusion_matrix")
-        return EvalResult(_floats(metrics), len(y), matrix, list(schema.classes))
-    metrics = regression_metrics(schema.unscale(y).reshape(-1), schema.unscale(output).reshape(-1))
-    return EvalResult(_floats(metrics), len(y))
+    stream: ClassificationStream | RegressionStream
+    stream = ClassificationStream(len(schema.classes)) if schema.is_classification else RegressionStream()
+    n = 0
+    for X, y in chunks:
+        output = predictor.outputs(X)
+        if isinstance(stream, ClassificationStream):
+            stream.update(y, output.reshape(-1) if schema.task == "binary" else output)
+        else:
+            stream.update(schema.unscale(y).reshape(-1), schema.unscale(output).reshape(-1))
+        n += len(y)
+    if n == 0:
+        raise DataError("There are no rows to evaluate.")
+    metrics = stream.result()
+    if isinstance(stream, ClassificationStream):
+        matrix: list[list[int]] = metrics.pop("confusion_matrix")  # type: ignore[assignment]
+        return EvalResult(_floats(metrics), n, matrix, list(schema.classes))
+    return EvalResult(_floats(metrics), n)
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
@@ -168,7 +177,8 @@ def predict_to(
     if proba and not predictor.schema.is_classification:
         raise UsageError(f"{setting('proba')} needs a classification model; this one is a regression model.")
     fmt = fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "csv")
-    writer = PredictionWriter(output, fmt, output_columns(predictor.schema, proba))
+    labels = None if proba or not predictor.schema.is_classification else list(predictor.schema.classes)
+    writer = PredictionWriter(output, fmt, output_columns(predictor.schema, proba), labels)
     try:
         for chunk in iter_predictions(
             predictor, data, proba=proba, chunk_rows=chunk_rows, remote_options=remote_options

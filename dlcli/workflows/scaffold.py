@@ -27,6 +27,7 @@ class DataSummary:
     target: str
     task: str
     n_rows: int
+    complete: bool
     n_inputs: int
     n_outputs: int
     loss: str
@@ -36,16 +37,17 @@ class DataSummary:
 
 
 def summarize_data(path: str, target: str) -> DataSummary:
-    from dlcli.data.sources import load_training_data
+    from dlcli.data.survey import survey
 
-    dataset = load_training_data(path, target)
-    schema = dataset.schema
+    found = survey(path, target)
+    schema = found.schema
     loss = TASKS[schema.task].loss
     return DataSummary(
         path=path,
         target=schema.target,
         task=schema.task,
-        n_rows=len(dataset.X),
+        n_rows=found.n_rows,
+        complete=found.complete,
         n_inputs=schema.n_inputs,
         n_outputs=schema.n_outputs,
         loss=loss,
@@ -91,7 +93,8 @@ def describe(spec: Setting) -> str:
 
 def _fitted(s: DataSummary) -> str:
     lines = [
-        f"Fitted to {s.path}: {s.n_rows} rows; {len(s.numeric)} numeric and {len(s.categorical)} categorical "
+        f"Fitted to {s.path}: {'' if s.complete else 'at least '}{s.n_rows} rows; "
+        f"{len(s.numeric)} numeric and {len(s.categorical)} categorical "
         f"feature column(s) → {s.n_inputs} model inputs; {s.task} → {s.n_outputs} output(s), loss {s.loss}."
     ]
     if s.categorical:

@@ -9,6 +9,7 @@ what Ctrl-C means.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,9 +20,8 @@ from typing import Any
 import numpy as np
 
 from dlcli import __version__
-from dlcli.config import Config, load_config, to_toml
-from dlcli.data.batches import ArrayBatchSource
-from dlcli.data.prepare import TrainingData, prepare_training_data
+from dlcli.config import Config, load_config, parse_size, to_toml
+from dlcli.data.prepare import TrainingData, input_moments, prepare_training_data
 from dlcli.errors import ConfigError, NonFiniteLossError, RemoteError, setting
 from dlcli.train import EpochRecord, run_callbacks
 
@@ -30,6 +30,8 @@ from .callbacks import BestModel, HistoryFile, LastGoodCheckpoint, PeriodicCheck
 from .checkpoints import flatten_config, load_checkpoint, warm_start, weights_by_layer
 from .remotes import sync_options
 from .rundir import RunDirectory
+
+EVAL_CHUNK_ROWS = 65536
 
 
 @dataclass
@@ -73,7 +75,7 @@ def prepare_training(
             f"The training data '{cfg.data.path}' changed since the checkpoint {resume} was written.",
             hint=f"Resume needs the same data; start a new run with {setting('init_from')} to warm-start instead.",
         )
-    model = build_model(cfg, data.schema, data.X_train, np.random.default_rng(seeds[1]))
+    model = build_model(cfg, data.schema, input_moments(data.train), np.random.default_rng(seeds[1]))
     if init_from is not None:
         warm_start(model, init_from, data.schema)
     trainer = build_trainer(
@@ -83,7 +85,7 @@ def prepare_training(
         build_schedule(cfg),
         np.random.default_rng(seeds[2]),
         data.schema,
-        has_validation=data.X_val is not None,
+        has_validation=data.val is not None,
     )
     if checkpoint is not None:
         model.set_weights(weights_by_layer(checkpoint.model))
@@ -144,25 +146,22 @@ class TrainingRun:
 
     def describe(self) -> str:
         widths = " → ".join(str(w) for w in [self.model.input_dim, *self.cfg.model.hidden, self.model.output_dim])
-        n_val = 0 if self.data.X_val is None else len(self.data.X_val)
+        where = "" if self.data.in_memory else ", streamed from the cache (out of core)"
         return (
             f"{self.data.schema.task} on {Path(self.data.source).name} "
-            f"({len(self.data.X_train)} train / {n_val} val rows, {widths})"
+            f"({self.data.n_train} train / {self.data.n_val} val rows, {widths}{where})"
         )
 
     def records(self) -> Iterator[EpochRecord]:
         """Train, yielding one record per epoch after the run's callbacks have handled it."""
-        dtype = self.model.dtype
-        train = ArrayBatchSource(self.data.X_train, self.data.y_train, dtype=dtype)
-        val = None if self.data.X_val is None else ArrayBatchSource(self.data.X_val, self.data.y_val, dtype=dtype)
-        yield from run_callbacks(self.trainer.fit(train, val), self.callbacks)
+        yield from run_callbacks(self.trainer.fit(self.data.train, self.data.val), self.callbacks)
 
     def refit_plan(self) -> str | None:
         """What :meth:`finish` will retrain, for the caller to announce; ``None`` if nothing."""
         best = self.best_epoch()
-        if not (self.cfg.train.refit and self.data.X_val is not None and best):
+        if not (self.cfg.train.refit and self.data.val is not None and best):
             return None
-        rows = len(self.data.X_train) + len(self.data.X_val)
+        rows = self.data.n_train + self.data.n_val
         return f"Refitting on all {rows} rows (training + validation) for the best epoch count, {best}."
 
     def best_epoch(self) -> int:
@@ -181,15 +180,15 @@ class TrainingRun:
 
     def finish(self) -> TrainResult:
         """Evaluate the selected model, refit on all rows if configured, save, and report."""
-        from .inference import Predictor, evaluate_arrays
+        from .inference import Predictor, evaluate_chunks
 
         metrics: dict[str, float] = {}
-        if self.data.X_val is not None:
+        if self.data.val is not None:
             # Rows the selected model never trained on: an honest estimate, also for the refit.
             predictor = Predictor(self.model, self.data.schema, {}, "")
-            metrics = evaluate_arrays(predictor, self.data.X_val, self.data.y_val).metrics  # type: ignore[arg-type]
+            metrics = evaluate_chunks(predictor, self.data.val.chunks(EVAL_CHUNK_ROWS)).metrics
         best = self.best_epoch()
-        refit = self._refit(best) if self.cfg.train.refit and self.data.X_val is not None and best else None
+        refit = self._refit(best) if self.cfg.train.refit and self.data.val is not None and best else None
         self.save_model(self.dir.model_path, metrics=metrics, best_epoch=best, refit=refit)
         self.dir.write_metrics(metrics)
         seconds = sum(h["seconds"] for h in self.history)
@@ -210,9 +209,10 @@ class TrainingRun:
     def _refit(self, epochs: int) -> dict[str, Any]:
         """Retrain from the same initialisation on training + validation rows for ``epochs`` epochs."""
         self._selected_checkpoint = self.save_checkpoint(self.dir.checkpoint_path(None, "selected"))
-        X = np.concatenate([self.data.X_train, self.data.X_val])
-        y = np.concatenate([self.data.y_train, self.data.y_val])
-        model = build_model(self.cfg, self.data.schema, X, np.random.default_rng(self._seeds[1]))
+        everything = self.data.everything
+        model = build_model(
+            self.cfg, self.data.schema, input_moments(everything), np.random.default_rng(self._seeds[1])
+        )
         trainer = build_trainer(
             self.cfg,
             model,
@@ -223,15 +223,15 @@ class TrainingRun:
             epochs=epochs,
         )
         try:
-            for _ in trainer.fit(ArrayBatchSource(X, y, dtype=model.dtype)):
+            for _ in trainer.fit(everything):
                 pass
         except NonFiniteLossError as exc:
             # The selected model is sound; keep it rather than fail the whole run.
             self._selected_checkpoint = None
-            return {"epochs": epochs, "rows": len(X), "used": False, "reason": exc.message}
+            return {"epochs": epochs, "rows": everything.n_rows, "used": False, "reason": exc.message}
         self.model = model
         self._selected_checkpoint = None
-        return {"epochs": epochs, "rows": len(X), "used": True}
+        return {"epochs": epochs, "rows": everything.n_rows, "used": True}
 
     # ---- files ----------------------------------------------------------------------------
 
@@ -298,21 +298,42 @@ def read_training_data(cfg: Config, rng: np.random.Generator) -> TrainingData:
             hint=f"Pass {setting('data.path', 'FILE')} {setting('data.target', 'COLUMN')}, or run 'dlcli init'.",
         )
     path: str | Path = cfg.data.path
+    options = sync_options(cfg)
     if str(path).startswith("s3://"):
         from dlcli.remote import fetch
 
-        path = fetch(str(path), sync_options(cfg))
+        path = fetch(str(path), options)
+    from dlcli.remote.settings import cache_dir
+
     return prepare_training_data(
         path,
         cfg.data.target,
         task=cfg.data.task,
         val_split=cfg.data.val_split,
         rng=rng,
+        cache_dir=cache_dir(options),
+        memory_limit=memory_budget(cfg.data.memory_limit),
         features=cfg.data.features or None,
         ignore=cfg.data.ignore or None,
         delimiter=cfg.data.delimiter,
         dtype=cfg.model.dtype,
     )
+
+
+def memory_budget(limit: str) -> int:
+    """Bytes for the encoded training inputs: ``data.memory_limit``, or half of the memory
+    this process may use (the cgroup limit in a container, else the machine's RAM)."""
+    size = parse_size(limit)
+    if size is not None:
+        return size
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if text.isdigit():
+            physical = min(physical, int(text))
+    except OSError:
+        pass
+    return physical // 2
 
 
 def _uploader(cfg: Config, destination: str | None) -> Any:

@@ -10,13 +10,47 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlcli.data.csvtable import read_csv
-from dlcli.data.prepare import prepare_training_data
-from dlcli.data.schema import Schema, fit_schema
-from dlcli.data.sources import iter_inputs, load_labelled, load_training_data
+from dlcli.data.prepare import TrainingData, prepare_training_data
+from dlcli.data.schema import Schema
+from dlcli.data.sources import iter_inputs, iter_labelled
+from dlcli.data.tables import read_matrix
 from dlcli.errors import DataError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+class Loaded:
+    """All rows of a labelled file, encoded in memory (no validation split)."""
+
+    def __init__(self, data: TrainingData) -> None:
+        self.schema = data.schema
+        self.X, self.y = data.train.X, data.train.y  # type: ignore[attr-defined]
+
+
+def load_training_data(path: Path, target: str, **options: object) -> Loaded:
+    import tempfile
+
+    data = prepare_training_data(
+        path,
+        target,
+        task="auto",
+        val_split=0.0,
+        rng=np.random.default_rng(0),
+        cache_dir=Path(tempfile.mkdtemp(prefix="dlcli-test-cache-")),
+        memory_limit=1 << 40,
+        **options,  # type: ignore[arg-type]
+    )
+    return Loaded(data)
+
+
+def load_labelled(path: Path, schema: Schema) -> list[tuple[np.ndarray, np.ndarray]]:
+    return list(iter_labelled(path, schema))
+
+
+def read_csv_column(path: Path, name: str) -> np.ndarray:
+    import pyarrow.csv as pcsv
+
+    return pcsv.read_csv(path).column(name).to_numpy().astype(float).reshape(-1, 1)
 
 
 def csv_file(tmp_path: Path, text: str, name: str = "d.csv") -> Path:
@@ -55,10 +89,6 @@ def test_housing_is_regression_with_scaled_target() -> None:
     assert schema.task == "regression" and schema.target_scaled
     assert abs(float(data.y.mean())) < 1e-9 and abs(float(data.y.std()) - 1) < 1e-9
     assert np.allclose(schema.unscale(data.y), read_csv_column(SAMPLES / "housing" / "housing.csv", "price_k"))
-
-
-def read_csv_column(path: Path, name: str) -> np.ndarray:
-    return read_csv(path).columns[name].astype(float).reshape(-1, 1)
 
 
 def test_ragged_row_names_line_and_counts(tmp_path: Path) -> None:
@@ -117,10 +147,9 @@ def test_prediction_data_missing_a_feature_column(tmp_path: Path) -> None:
 
 
 def test_unknown_category_encodes_as_zeros(tmp_path: Path) -> None:
-    table = read_csv(csv_file(tmp_path, "c,y\nred,0\nblue,1\n"))
-    schema = fit_schema(table, "y")
-    other = read_csv(csv_file(tmp_path, "c\ngreen\nred\n", "p.csv"))
-    assert schema.encode_table(other).tolist() == [[0.0, 0.0], [0.0, 1.0]]
+    schema = load_training_data(csv_file(tmp_path, "c,y\nred,0\nblue,1\n"), "y").schema
+    other = csv_file(tmp_path, "c\ngreen\nred\n", "p.csv")
+    assert np.concatenate(list(iter_inputs(other, schema))).tolist() == [[0.0, 0.0], [0.0, 1.0]]
 
 
 def test_npz_and_hdf5_inputs(tmp_path: Path) -> None:
@@ -162,13 +191,25 @@ def test_eval_data_needs_the_target(tmp_path: Path) -> None:
         load_labelled(path, schema)
 
 
-def test_split_is_stratified_seeded_and_fitted_on_training_rows() -> None:
+def test_split_is_stratified_seeded_and_fitted_on_training_rows(tmp_path: Path) -> None:
     path = SAMPLES / "iris" / "iris.csv"
-    a = prepare_training_data(path, "species", task="auto", val_split=0.2, rng=np.random.default_rng(1))
-    b = prepare_training_data(path, "species", task="auto", val_split=0.2, rng=np.random.default_rng(1))
-    assert np.array_equal(a.X_val, b.X_val)
-    assert a.y_val is not None and np.bincount(a.y_val).tolist() == [10, 10, 10]
-    assert len(a.X_train) == 120
+
+    def split() -> TrainingData:
+        return prepare_training_data(
+            path,
+            "species",
+            task="auto",
+            val_split=0.2,
+            rng=np.random.default_rng(1),
+            cache_dir=tmp_path,
+            memory_limit=1 << 30,
+        )
+
+    a, b = split(), split()
+    assert a.val is not None and b.val is not None
+    assert np.array_equal(a.val.X, b.val.X)  # type: ignore[attr-defined]
+    assert np.bincount(a.val.y).tolist() == [10, 10, 10]  # type: ignore[attr-defined]
+    assert a.n_train == 120
 
 
 def test_schema_round_trips_through_dict() -> None:
@@ -184,8 +225,11 @@ def test_schema_round_trips_through_dict() -> None:
 )
 def test_csv_round_trip_property(tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[float, str]]) -> None:
     path = tmp_path_factory.mktemp("p") / "p.csv"
-    path.write_text("x,c\n" + "".join(f"{x!r},{c}\n" for x, c in rows))
-    table = read_csv(path)
-    assert table.n_rows == len(rows)
-    assert table.columns["x"].astype(float).tolist() == [x for x, _ in rows]
-    assert table.columns["c"].tolist() == [c for _, c in rows]
+    path.write_text("x,c,y\n" + "".join(f"{x!r},{c},{i % 2}\n" for i, (x, c) in enumerate(rows)))
+    data = load_training_data(path, "y")
+    assert len(data.X) == len(rows)
+    assert data.X[:, 0].tolist() == [np.float32(x) for x, _ in rows]  # float32 inputs, exactly rounded
+    categories = data.schema.features[1].categories
+    assert [categories[int(np.argmax(r))] for r in data.X[:, 1:]] == [c for _, c in rows]
+    assert data.y.tolist() == [i % 2 for i in range(len(rows))]
+    assert read_matrix(path, dtype="float64")[:, 0].tolist() == [x for x, _ in rows]

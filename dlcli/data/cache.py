@@ -85,6 +85,11 @@ def cached_table(
             parallel = False  # a quoted value spans lines: pyarrow's serial reader handles it
     else:  # pragma: no cover - every retry widens a column, so this is unreachable
         raise DataError(f"'{reader.source}': column types could not be settled.")
+    import pyarrow as pa
+
+    # pyarrow's allocator keeps freed blocks for reuse; hand them back before training
+    # allocates its matrix, or they count twice in the process's peak memory.
+    pa.default_memory_pool().release_unused()
     return CachedTable(final)
 
 

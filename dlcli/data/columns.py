@@ -29,6 +29,10 @@ class Block:
     code_names: list[str]
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # numeric columns stored as codes
 
+    def __post_init__(self) -> None:
+        self._numeric_index = {n: i for i, n in enumerate(self.numeric_names)}
+        self._code_index = {n: i for i, n in enumerate(self.code_names)}
+
     def __len__(self) -> int:
         return int(self.numeric.shape[0] if self.numeric_names else self.codes.shape[0])
 
@@ -49,14 +53,6 @@ class Block:
             self.code_names,
             {k: v[rows] for k, v in self.extra.items()},
         )
-
-    @property
-    def _numeric_index(self) -> dict[str, int]:
-        return {n: i for i, n in enumerate(self.numeric_names)}
-
-    @property
-    def _code_index(self) -> dict[str, int]:
-        return {n: i for i, n in enumerate(self.code_names)}
 
 
 @dataclass

@@ -128,3 +128,24 @@ def first_non_numeric(values: np.ndarray) -> int:
         except ValueError:
             return i
     return -1
+
+
+def diagnose_csv(path: str | Path, delimiter: str) -> None:
+    """Re-read a CSV file with the line-counting reader; raises its :class:`DataError` if any."""
+    with open_text(path) as handle:
+        for _ in iter_csv(handle, str(path), delimiter, chunk_rows=65536):
+            pass
+
+
+def csv_line_of_row(path: str | Path, delimiter: str, row: int) -> int:
+    """The file line of data row ``row`` (0-based), counting blank lines and quoted newlines."""
+    with open_text(path) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        next(reader, None)
+        seen = -1
+        for record in reader:
+            if record and not (len(record) == 1 and not record[0].strip()):
+                seen += 1
+                if seen == row:
+                    return reader.line_num
+    return row + 2

@@ -18,7 +18,7 @@ import numpy as np
 from dlcli.data.arrays import open_arrays
 from dlcli.data.columns import Target, blocks, require_column
 from dlcli.data.encode import Encoder, arrow_block, feature_types
-from dlcli.data.formats import is_table
+from dlcli.data.formats import data_format, is_table
 from dlcli.data.schema import Schema
 from dlcli.data.tables import (
     TableReader,
@@ -43,24 +43,46 @@ def file_sha256(path: str | Path) -> str:
 
 
 def iter_inputs(
-    path: str | Path, schema: Schema, *, chunk_rows: int = 65536, delimiter: str = ",", dtype: str = "float32"
+    path: str | Path,
+    schema: Schema,
+    *,
+    chunk_rows: int = 65536,
+    delimiter: str = ",",
+    dtype: str = "float32",
+    parallel: bool = False,
 ) -> Iterator[np.ndarray]:
-    """Encoded model inputs in chunks of at most ``chunk_rows`` rows (``-`` is stdin)."""
-    for X, _ in _chunks(path, schema, False, chunk_rows, delimiter, dtype):
+    """Encoded model inputs in chunks of at most ``chunk_rows`` rows (``-`` is stdin).
+
+    ``parallel`` parses a CSV file's blocks on every core; it raises
+    :class:`~dlcli.data.tables.SplitFailed` (before or after yielding) when a quoted value
+    spans lines, and the caller starts again without it.
+    """
+    for X, _ in _chunks(path, schema, False, chunk_rows, delimiter, dtype, parallel):
         yield X
 
 
 def iter_labelled(
-    path: str | Path, schema: Schema, *, chunk_rows: int = 65536, delimiter: str = ",", dtype: str = "float32"
+    path: str | Path,
+    schema: Schema,
+    *,
+    chunk_rows: int = 65536,
+    delimiter: str = ",",
+    dtype: str = "float32",
+    parallel: bool = False,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Encoded inputs and encoded targets (class indices or scaled values), chunk by chunk."""
-    for X, y in _chunks(path, schema, True, chunk_rows, delimiter, dtype):
+    for X, y in _chunks(path, schema, True, chunk_rows, delimiter, dtype, parallel):
         assert y is not None
         yield X, y
 
 
+def can_parallelize(path: str | Path) -> bool:
+    """Whether ``path`` is a CSV file whose blocks :func:`iter_inputs` can parse in parallel."""
+    return str(path) != "-" and data_format(path) == "csv"
+
+
 def _chunks(
-    path: str | Path, schema: Schema, labelled: bool, chunk_rows: int, delimiter: str, dtype: str
+    path: str | Path, schema: Schema, labelled: bool, chunk_rows: int, delimiter: str, dtype: str, parallel: bool
 ) -> Iterator[Chunk]:
     encoder = Encoder(schema, dtype)
     if str(path) != "-" and not is_table(path):
@@ -90,7 +112,7 @@ def _chunks(
             columns.append(schema.target)
     offset = 0
     try:
-        for batch in reader.batches(columns, types, rows=chunk_rows):
+        for batch in reader.batches(columns, types, rows=chunk_rows, parallel=parallel and can_parallelize(path)):
             X = encoder.encode(arrow_block(batch, schema, reader, offset))
             y = (
                 schema.encode_target(arrow_target(batch.column(schema.target), schema.target), reader.source)

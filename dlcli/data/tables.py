@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.data.csvtable import MISSING, first_non_numeric, iter_csv, open_text, validate_header
+from dlcli.data.csvtable import MISSING, csv_line_of_row, diagnose_csv, first_non_numeric, validate_header
 from dlcli.data.formats import data_format, require_file
 from dlcli.errors import DataError
 
@@ -80,7 +80,9 @@ class TableReader:
             import pyarrow.parquet as pq
 
             try:
-                self._opened = pq.ParquetFile(str(self.path))
+                # Buffered reads, not whole column chunks: a row group of 1M rows cost 266 MB
+                # of peak memory read whole and 162 MB buffered (and ran faster).
+                self._opened = pq.ParquetFile(str(self.path), pre_buffer=False, buffer_size=1 << 20)
             except (pa.ArrowException, OSError) as exc:
                 raise DataError(f"'{self.source}' is not a readable Parquet file ({exc}).") from None
             self.num_rows = int(self._opened.metadata.num_rows)
@@ -348,29 +350,6 @@ def parse_strings(text: Any) -> tuple[np.ndarray | None, int]:
     if np.isinf(values).any():
         return None, int(np.flatnonzero(np.isinf(values))[0])
     return values, -1
-
-
-def diagnose_csv(path: str | Path, delimiter: str) -> None:
-    """Re-read a CSV file with the line-counting reader; raises its :class:`DataError` if any."""
-    with open_text(path) as handle:
-        for _ in iter_csv(handle, str(path), delimiter, chunk_rows=65536):
-            pass
-
-
-def csv_line_of_row(path: str | Path, delimiter: str, row: int) -> int:
-    """The file line of data row ``row`` (0-based), counting blank lines and quoted newlines."""
-    import csv
-
-    with open_text(path) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        next(reader, None)
-        seen = -1
-        for record in reader:
-            if record and not (len(record) == 1 and not record[0].strip()):
-                seen += 1
-                if seen == row:
-                    return reader.line_num
-    return row + 2
 
 
 def read_matrix(path: str | Path, *, delimiter: str = ",", dtype: str = "float32") -> np.ndarray:

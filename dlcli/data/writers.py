@@ -61,7 +61,9 @@ class PredictionWriter:
     def write(self, chunk: np.ndarray) -> None:
         if self.fmt == "csv":
             rows = chunk.reshape(len(chunk), -1).tolist()
-            self._csv.writerows(_plain(r) for r in rows)
+            # tolist() gives Python numbers; only an object array can hold NumPy scalars.
+            plain = chunk.dtype != object or not rows or not isinstance(rows[0][0], np.generic)
+            self._csv.writerows(rows if plain else (_plain(r) for r in rows))
         elif self.fmt == "jsonl":
             for row in chunk.reshape(len(chunk), -1).tolist():
                 self.handle.write(json.dumps(dict(zip(self.columns, _plain(row), strict=True))) + "\n")

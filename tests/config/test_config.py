@@ -127,3 +127,24 @@ def test_every_path_in_a_file_is_relative_to_the_file(tmp_path: Path) -> None:
         str(base / "remote"),
     )
     assert cfg.remote.push_to == "s3://b/runs"
+
+
+def test_sizes_parse_with_decimal_and_binary_units() -> None:
+    from dlcli.config import parse_size
+
+    assert parse_size("auto") is None
+    assert parse_size("2GiB") == 2 * 2**30 and parse_size("500MB") == 500 * 10**6
+    assert parse_size("1.5g") == 1_500_000_000 and parse_size(" 64 mib ") == 64 * 2**20 and parse_size("4096") == 4096
+    for bad in ("lots", "-1GB", "2 GiBs", ""):
+        with pytest.raises(ValueError):
+            parse_size(bad)
+
+
+def test_the_automatic_memory_budget_is_half_of_what_the_process_may_use() -> None:
+    import os
+
+    from dlcli.workflows.training import memory_budget
+
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < memory_budget("auto") <= physical // 2
+    assert memory_budget("10MB") == 10**7

@@ -190,3 +190,32 @@ def test_train_takes_remote_settings_from_its_own_config_not_the_working_directo
     assert not (tmp_path / "cache" / "objects").exists()  # the DLCLI_CACHE_DIR default was not used
     keys = {o["Key"] for o in moto_server.client().list_objects_v2(Bucket=bucket, Prefix="runs/")["Contents"]}
     assert "runs/run/model.h5" in keys and "runs/run/checkpoints/epoch-0002.h5" in keys
+
+
+@pytest.mark.s3
+def test_parquet_and_feather_data_on_s3(moto_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow.csv as pcsv
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_server.key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.secret)
+    table = pcsv.read_csv(SAMPLES / "churn" / "churn.csv")
+    (tmp_path / "data").mkdir()
+    pq.write_table(table, tmp_path / "data" / "churn.parquet")
+    feather.write_feather(table, tmp_path / "data" / "churn.feather")
+    bucket = moto_server.new_bucket()
+    endpoint = ("--endpoint-url", moto_server.endpoint)
+    assert run("push", tmp_path / "data", f"s3://{bucket}/data", *endpoint).exit_code == 0
+    parquet, feather_url = f"s3://{bucket}/data/churn.parquet", f"s3://{bucket}/data/churn.feather"
+    trained = run(
+        "train", "--data", parquet, "--target", "churned", "--epochs", "2", "--out", tmp_path / "run", *endpoint
+    )
+    assert trained.exit_code == 0, trained.stderr
+    model = tmp_path / "run" / "model.h5"
+    evaluated = run("eval", model, feather_url, "--json", *endpoint)
+    assert evaluated.exit_code == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["n_samples"] == 600
+    predicted = run("predict", model, parquet, "--output", tmp_path / "p.parquet", *endpoint)
+    assert predicted.exit_code == 0, predicted.stderr
+    assert pq.read_table(tmp_path / "p.parquet").num_rows == 600

@@ -90,15 +90,15 @@ def arrow_block(batch: Any, schema: Schema, reader: TableReader, offset: int) ->
     ``offset`` is the data row of the batch's first row, for messages. Categorical codes
     index the schema's categories (``-1``: missing or unseen).
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     numeric_names = [f.name for f in schema.features if f.kind == "numeric"]
     code_names = [f.name for f in schema.features if f.kind != "numeric"]
     numeric = np.empty((batch.num_rows, len(numeric_names)))
     for j, name in enumerate(numeric_names):
         numeric[:, j] = numeric_cells(batch.column(name), name, reader, offset)
     codes = np.empty((batch.num_rows, len(code_names)), np.int32)
+    if code_names:  # pyarrow.compute costs 66 ms to import: only models with categories need it
+        import pyarrow as pa
+        import pyarrow.compute as pc
     for j, name in enumerate(code_names):
         feature = next(f for f in schema.features if f.name == name)
         text = string_column(batch.column(name))

@@ -306,17 +306,19 @@ def arrow_kind(array: Any) -> str:
 def numeric_column(array: Any) -> np.ndarray:
     """A numeric pyarrow column → float64 (float32 stays float32) with NaN for missing cells.
 
-    Read from the value buffer rather than with ``to_numpy``, which imports pandas when it is
-    installed (a third of a second on a one-row prediction).
+    Read from the buffers rather than with ``to_numpy`` (which imports pandas when it is
+    installed) or ``pyarrow.compute`` (66 ms to import): a one-row prediction pays neither.
     """
     pa = _pa()
-    import pyarrow.compute as pc
-
     if array.type not in (pa.float32(), pa.float64()):
         array = array.cast(pa.float64())
+    values = plain_numpy(array)
     if array.null_count:
-        array = pc.fill_null(array, float("nan"))
-    return plain_numpy(array)
+        bits = np.frombuffer(array.buffers()[0], np.uint8)
+        valid = np.unpackbits(bits, bitorder="little")[array.offset : array.offset + len(array)].astype(bool)
+        values = values.copy()
+        values[~valid] = np.nan
+    return values
 
 
 def plain_numpy(array: Any) -> np.ndarray:

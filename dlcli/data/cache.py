@@ -29,9 +29,10 @@ from dlcli.data.tables import (
     TableReader,
     TypeConflict,
     arrow_kind,
+    codes_column,
     numeric_column,
     parse_strings,
-    plain_numpy,
+    string_array,
     string_column,
 )
 from dlcli.errors import DataError
@@ -127,7 +128,7 @@ class _Dictionary:
                 self.values.append(value)
             remap[i] = code
         remap[-1] = -1  # missing cells (null indices filled with -1 below) stay -1
-        local = plain_numpy(encoded.indices.fill_null(-1))
+        local = codes_column(encoded.indices)
         codes: np.ndarray = remap[local]
         return codes
 
@@ -310,7 +311,6 @@ class CachedTable:
 def _as_numbers(values: list[str]) -> np.ndarray | None:
     if not values:
         return None
-    import pyarrow as pa
 
-    parsed, _ = parse_strings(pa.array(values, pa.string()))
+    parsed, _ = parse_strings(string_array(values))
     return parsed

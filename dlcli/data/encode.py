@@ -15,7 +15,15 @@ import numpy as np
 
 from dlcli.data.columns import Block, require_column
 from dlcli.data.schema import Schema
-from dlcli.data.tables import TableReader, arrow_kind, numeric_column, parse_strings, plain_numpy, string_column
+from dlcli.data.tables import (
+    TableReader,
+    arrow_kind,
+    codes_column,
+    numeric_column,
+    parse_strings,
+    string_array,
+    string_column,
+)
 from dlcli.errors import DataError
 
 
@@ -97,13 +105,12 @@ def arrow_block(batch: Any, schema: Schema, reader: TableReader, offset: int) ->
         numeric[:, j] = numeric_cells(batch.column(name), name, reader, offset)
     codes = np.empty((batch.num_rows, len(code_names)), np.int32)
     if code_names:  # pyarrow.compute costs 66 ms to import: only models with categories need it
-        import pyarrow as pa
         import pyarrow.compute as pc
     for j, name in enumerate(code_names):
         feature = next(f for f in schema.features if f.name == name)
         text = string_column(batch.column(name))
-        index = pc.index_in(text, value_set=pa.array(feature.categories, pa.string()))
-        codes[:, j] = plain_numpy(index.fill_null(-1))
+        index = pc.index_in(text, value_set=string_array(feature.categories))
+        codes[:, j] = codes_column(index)
     return Block(offset, numeric, numeric_names, codes, code_names)
 
 

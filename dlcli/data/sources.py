@@ -24,9 +24,9 @@ from dlcli.data.tables import (
     TableReader,
     TypeConflict,
     arrow_kind,
+    codes_column,
     numeric_column,
     parse_strings,
-    plain_numpy,
     string_column,
 )
 from dlcli.errors import DataError
@@ -136,7 +136,7 @@ def arrow_target(array: Any, name: str) -> Target:
     if values is not None:
         return Target(name, values)
     encoded = pc.dictionary_encode(text)
-    codes = plain_numpy(encoded.indices.fill_null(-1)).astype(np.int32)
+    codes = codes_column(encoded.indices)
     return Target(name, codes, [str(v) for v in encoded.dictionary.to_pylist()])
 
 

@@ -312,12 +312,24 @@ def numeric_column(array: Any) -> np.ndarray:
     pa = _pa()
     if array.type not in (pa.float32(), pa.float64()):
         array = array.cast(pa.float64())
+    return _filled(array, np.nan)
+
+
+def codes_column(indices: Any) -> np.ndarray:
+    """Dictionary indices (or ``index_in`` results) → int32 codes, ``-1`` where null.
+
+    Not ``fill_null(-1)``: turning ``-1`` into a pyarrow scalar imports pandas when installed.
+    """
+    return _filled(indices, -1).astype(np.int32, copy=False)
+
+
+def _filled(array: Any, fill: float) -> np.ndarray:
     values = plain_numpy(array)
     if array.null_count:
         bits = np.frombuffer(array.buffers()[0], np.uint8)
         valid = np.unpackbits(bits, bitorder="little")[array.offset : array.offset + len(array)].astype(bool)
         values = values.copy()
-        values[~valid] = np.nan
+        values[~valid] = fill
     return values
 
 
@@ -337,8 +349,21 @@ def string_column(array: Any) -> Any:
     import pyarrow.compute as pc
 
     text = pc.utf8_trim_whitespace(array if arrow_kind(array) == "string" else array.cast(pa.string()))
-    missing = pc.is_in(pc.utf8_lower(text), value_set=pa.array(MISSING))
-    return pc.if_else(missing, pa.scalar(None, pa.string()), text)
+    missing = pc.is_in(pc.utf8_lower(text), value_set=string_array(MISSING))
+    return pc.if_else(missing, pa.nulls(len(text), pa.string()), text)
+
+
+def string_array(values: list[str] | tuple[str, ...]) -> Any:
+    """A pyarrow string array built from its buffers.
+
+    ``pa.array`` imports pandas when it is installed, to check for pandas objects: 0.3 s on
+    every ``eval`` and on predictions with categories, for a list of a few strings.
+    """
+    pa = _pa()
+    encoded = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, np.int32)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
 
 
 def parse_strings(text: Any) -> tuple[np.ndarray | None, int]:

@@ -14,6 +14,7 @@ import typer
 from dlcli import __version__
 from dlcli.cli.boundary import DlcliGroup
 from dlcli.cli.cache import cache_command
+from dlcli.cli.dispatch import for_args
 from dlcli.cli.eval import eval_command
 from dlcli.cli.helptext import DlcliCommand
 from dlcli.cli.init import init
@@ -76,7 +77,9 @@ app.command("cache", cls=DlcliCommand)(cache_command)
 def main(argv: list[str] | None = None) -> int:
     """Run dlcli with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     try:
-        app(args=argv, prog_name="dlcli", standalone_mode=True)
+        for_args(app, sys.argv[1:] if argv is None else argv, "dlcli")(
+            args=argv, prog_name="dlcli", standalone_mode=True
+        )
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

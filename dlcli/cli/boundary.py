@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from dlcli.cli import coercion
 from dlcli.errors import DlcliError, Interrupted, Namer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -38,6 +39,11 @@ def report_error(message: str, hint: str | None = None, prefix: str = "Error: ")
 
 class DlcliGroup(TyperGroup):
     """The Typer group with dlcli's error boundary around every command."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # The global options (--debug, --version) too: one Pydantic-built value would import it.
+        coercion.install(self, ctx)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         try:

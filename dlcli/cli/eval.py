@@ -36,10 +36,4 @@ def eval_command(
         return
     render.print_metrics(f"{model} on {data} ({result.n_samples} samples)", result.metrics)
     if result.confusion_matrix is not None:
-        console = render.out()
-        if console.is_terminal:
-            console.print(render.confusion_table(result.confusion_matrix, result.labels))
-        else:
-            console.print("confusion_matrix\t" + " ".join(map(str, result.labels)))
-            for label, row in zip(result.labels, result.confusion_matrix, strict=True):
-                console.print(f"{label}\t" + " ".join(map(str, row)))
+        render.print_confusion(result.confusion_matrix, result.labels)

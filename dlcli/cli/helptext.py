@@ -13,6 +13,8 @@ from typing import Any
 
 from typer.core import TyperCommand
 
+from dlcli.cli import coercion
+
 _CHOICES = re.compile(r"\{choices:([a-z_]+\.[a-z_]+)\}")
 
 
@@ -35,7 +37,12 @@ def expand_params(command: Any) -> None:
 
 
 class DlcliCommand(TyperCommand):
-    """A command whose option help may name registered choices."""
+    """A command whose option help may name registered choices, and whose values are
+    converted without Pydantic (see :mod:`dlcli.cli.coercion`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        coercion.install(self, ctx)
+        return super().parse_args(ctx, args)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         expand_params(self)

@@ -17,7 +17,8 @@ def predict(
         str | None,
         typer.Argument(
             metavar="DATA|-",
-            help="CSV/NPY/NPZ/HDF5 file, s3:// URL, or - for stdin (default when stdin is a pipe).",
+            help="CSV, Parquet, Feather, NPY, NPZ or HDF5 file, s3:// URL, or - for CSV on stdin "
+            "(default when stdin is a pipe).",
             show_default=False,
         ),
     ] = None,
@@ -31,12 +32,14 @@ def predict(
             "--format",
             "-f",
             metavar="FORMAT",
-            help="csv, jsonl or npy (default: from --output's suffix, else csv).",
+            help="csv, jsonl, npy or parquet (default: from --output's suffix, else csv).",
             show_default=False,
         ),
     ] = None,
     proba: Annotated[bool, typer.Option("--proba", help="One probability column per class instead of labels.")] = False,
-    chunk_rows: Annotated[int, typer.Option(metavar="N", help="Rows per chunk; bounds memory.", min=1)] = 8192,
+    chunk_rows: Annotated[
+        int, typer.Option(metavar="N", help="Rows per chunk (CSV: blocks of a few MiB); bounds memory.", min=1)
+    ] = 8192,
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
 ) -> None:

@@ -25,13 +25,12 @@ import numpy as np
 
 from dlcli.data.columns import CATEGORICAL, NUMERIC, Block, Target, select_columns
 from dlcli.data.tables import (
-    SplitFailed,
     TableReader,
-    TypeConflict,
     arrow_kind,
     codes_column,
     numeric_column,
     parse_strings,
+    read_settled,
     string_array,
     string_column,
 )
@@ -71,21 +70,12 @@ def cached_table(
         except (OSError, KeyError, ValueError):
             final.unlink(missing_ok=True)  # unreadable (another version's layout): rebuild
     sweep_temporary(final.parent)
-    csv = reader.format == "csv" and not reader.stdin
-    wanted = {*columns, target}
-    types = {n: t for n, t in reader.inferred_types().items() if n in wanted} if csv else {}
-    parallel = csv
-    for _ in range(2 * len(columns) + 3):  # each retry widens a column or goes serial: bounded
-        try:
-            with atomic_path(final) as temp:
-                _build(reader, columns, target, types, temp, sha256, dtype, parallel=parallel)
-            break
-        except TypeConflict as conflict:
-            types[conflict.column] = conflict.wider
-        except SplitFailed:
-            parallel = False  # a quoted value spans lines: pyarrow's serial reader handles it
-    else:  # pragma: no cover - every retry widens a column, so this is unreachable
-        raise DataError(f"'{reader.source}': column types could not be settled.")
+
+    def build(types: dict[str, str], parallel: bool) -> None:
+        with atomic_path(final) as temp:
+            _build(reader, columns, target, types, temp, sha256, dtype, parallel=parallel)
+
+    read_settled(reader, build, [*columns, target])
     import pyarrow as pa
 
     # pyarrow's allocator keeps freed blocks for reuse; hand them back before training
@@ -137,16 +127,16 @@ def sample_table(reader: TableReader, columns: list[str], target: str, max_rows:
     """The first ``max_rows`` rows of a table as an in-memory store (``init`` fits a sample)."""
     import h5py
 
-    types: dict[str, str] = {}
-    for _ in range(2 * len(columns) + 2):
+    def build(types: dict[str, str], parallel: bool) -> CachedTable:
         out = h5py.File(f"sample-{id(reader)}", "w", driver="core", backing_store=False)
         try:
-            _build(reader, columns, target, types, out, "", "float64", max_rows)
-            return CachedTable(out)
-        except TypeConflict as conflict:
+            _build(reader, columns, target, types, out, "", "float64", max_rows, parallel=parallel)
+        except BaseException:
             out.close()
-            types[conflict.column] = conflict.wider
-    raise DataError(f"'{reader.source}': column types could not be settled.")  # pragma: no cover
+            raise
+        return CachedTable(out)
+
+    return read_settled(reader, build, [*columns, target])
 
 
 def _build(

@@ -62,6 +62,8 @@ class Target:
     name: str
     values: np.ndarray
     dictionary: list[str] | None = None
+    # label_keys() of this column, computed once: fitting, splitting and encoding all ask.
+    labels: tuple[list[str], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def missing(self) -> np.ndarray:

@@ -28,8 +28,6 @@ from dlcli.data.splits import train_val_indices
 from dlcli.data.streams import StreamBatchSource
 from dlcli.errors import DataError
 
-EVAL_ROWS = 65536
-
 
 @dataclass
 class TrainingData:
@@ -147,11 +145,15 @@ def encode_rows(store: ColumnStore, encoder: Encoder, order: np.ndarray) -> np.n
     return X
 
 
+MOMENT_BYTES = 8 << 20  # float64 rows per moments chunk: the pass holds a few of these
+
+
 def input_moments(source: BatchSource) -> tuple[np.ndarray, np.ndarray, int]:
     """Mean and variance of the encoded inputs (for the Normalization layer), streamed."""
     from dlcli.nn.normalization import moments
 
-    return moments(X for X, _ in source.chunks(EVAL_ROWS))
+    rows = max(256, MOMENT_BYTES // max(1, source.n_features * 8))
+    return moments(X for X, _ in source.chunks(rows))
 
 
 def _split(

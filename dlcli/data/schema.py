@@ -175,6 +175,8 @@ def _sort_key(key: str) -> tuple[int, Any]:
 def label_keys(target: Target) -> tuple[list[str], np.ndarray]:
     """The distinct labels of a target column (as :func:`label_key` spells them) and, per row,
     the index of its label: one ``label_key`` call per distinct value, not per row."""
+    if target.labels is not None:
+        return target.labels
     if target.dictionary is not None:
         raw_keys = [label_key(v) for v in target.dictionary]
         codes = target.values
@@ -185,6 +187,7 @@ def label_keys(target: Target) -> tuple[list[str], np.ndarray]:
     position = {k: i for i, k in enumerate(keys)}
     remap = np.array([position[k] for k in raw_keys] or [0], dtype=np.int64)
     inverse: np.ndarray = remap[np.asarray(codes, dtype=np.int64)]
+    target.labels = (keys, inverse)
     return keys, inverse
 
 

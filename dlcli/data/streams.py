@@ -103,9 +103,8 @@ class StreamBatchSource:
             return
         start, stop = int(self._mine[0]), int(self._mine[-1]) + 1
         step = max(int(rows), 1)
-        spans = [
-            (lo, min(stop, lo + max(step, self.block_rows))) for lo in range(start, stop, max(step, self.block_rows))
-        ]
+        # Read blocks of the source's size (bounded in bytes), whatever ``rows`` asks for.
+        spans = [(lo, min(stop, lo + self.block_rows)) for lo in range(start, stop, self.block_rows)]
         for X, y in prefetch(lambda: (self._positions(lo, hi) for lo, hi in spans)):
             for i in range(0, len(X), step):
                 yield X[i : i + step], y[i : i + step]

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -387,12 +387,29 @@ def read_matrix(path: str | Path, *, delimiter: str = ",", dtype: str = "float32
     cell. Text columns are left out.
     """
     reader = TableReader(path, delimiter)
+    return read_settled(reader, lambda types, parallel: _matrix(reader, types, parallel, np.dtype(dtype)))
+
+
+Result = TypeVar("Result")
+
+
+def read_settled(
+    reader: TableReader, run: Callable[[dict[str, str], bool], Result], columns: Iterable[str] | None = None
+) -> Result:
+    """``run(types, parallel)``, a whole pass over ``reader``, retried until the types fit.
+
+    A CSV file starts with the types inferred from its first block (``columns``' only) and
+    its blocks parsed in parallel. A :class:`TypeConflict` widens that column and starts
+    again; :class:`SplitFailed` (a quoted value spans lines) goes serial. Each retry changes
+    one thing, so there are at most a few per column.
+    """
     csv = reader.format == "csv" and not reader.stdin
-    types = reader.inferred_types() if csv else {}
+    wanted = None if columns is None else set(columns)
+    types = {n: t for n, t in reader.inferred_types().items() if wanted is None or n in wanted} if csv else {}
     parallel = csv
     for _ in range(2 * len(reader.names) + 3):
         try:
-            return _matrix(TableReader(path, delimiter) if not csv else reader, types, parallel, np.dtype(dtype))
+            return run(types, parallel)
         except TypeConflict as conflict:
             types[conflict.column] = conflict.wider
         except SplitFailed:

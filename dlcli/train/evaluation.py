@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.batches import BatchSource
-from dlcli.nn.metrics import classification_metrics, regression_metrics
+from dlcli.nn.metrics import ClassificationStream, RegressionStream
 from dlcli.nn.tasks import TASKS
 
 EVAL_ROWS = 4096  # rows per inference pass (the model's own predict batch)
@@ -30,18 +30,21 @@ def epoch_metrics(
 
     ``unscale`` maps regression targets and outputs ``(n, k)`` back to the user's units first.
     """
-    parts = [(model.predict(X), np.asarray(y)) for X, y in source.chunks(EVAL_ROWS)]
-    outputs = np.concatenate([o for o, _ in parts])
-    targets = np.concatenate([t for _, t in parts])
+    # Accumulated chunk by chunk: no array of every row's outputs, whatever the data size.
     if task == "regression":
-        targets = targets.reshape(outputs.shape)
-        if unscale is not None:
-            targets, outputs = unscale(targets), unscale(outputs)
-        return regression_metrics(targets, outputs)
-    if task == "binary":
-        found = classification_metrics(targets, outputs.reshape(-1), 2)
-    else:
-        found = classification_metrics(targets, outputs, model.output_dim)
+        regression = RegressionStream()
+        for X, y in source.chunks(EVAL_ROWS):
+            outputs = model.predict(X)
+            targets = np.asarray(y).reshape(outputs.shape)
+            if unscale is not None:
+                targets, outputs = unscale(targets), unscale(outputs)
+            regression.update(targets, outputs)
+        return regression.result()
+    classes = ClassificationStream(2 if task == "binary" else model.output_dim)
+    for X, y in source.chunks(EVAL_ROWS):
+        outputs = model.predict(X)
+        classes.update(np.asarray(y), outputs.reshape(-1) if task == "binary" else outputs)
+    found = classes.result()
     return {k: float(found[k]) for k in TASKS[task].metrics}
 
 

@@ -9,6 +9,7 @@ the split) are held for every row; the inputs are either encoded once into one m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,18 @@ class TrainingData:
 
     train: BatchSource
     val: BatchSource | None
-    everything: BatchSource  # training + validation rows, for the refit
+    # Training + validation rows, for the refit: made when asked, so an out-of-core run does
+    # not hold an index and targets for every row while it trains.
+    all_rows: Callable[[], BatchSource]
     schema: Schema
     source: str
     sha256: str
     in_memory: bool
     store: ColumnStore
+
+    @property
+    def everything(self) -> BatchSource:
+        return self.all_rows()
 
     @property
     def n_train(self) -> int:
@@ -113,14 +120,23 @@ def prepare_training_data(
         n = len(train_idx)
         train: BatchSource = ArrayBatchSource(X[:n], y[train_idx])
         val: BatchSource | None = ArrayBatchSource(X[n:], y[val_idx]) if len(val_idx) else None
-        everything: BatchSource = ArrayBatchSource(X, np.concatenate([y[train_idx], y[val_idx]]))
+        whole = ArrayBatchSource(X, np.concatenate([y[train_idx], y[val_idx]]))
+
+        def all_rows() -> BatchSource:
+            return whole
     else:
         block_bytes = _block_bytes(memory_limit)
         train = StreamBatchSource(store, encoder, train_idx, y[train_idx], block_bytes=block_bytes)
         val = StreamBatchSource(store, encoder, val_idx, y[val_idx], block_bytes=block_bytes) if len(val_idx) else None
-        every = np.arange(store.n_rows)
-        everything = StreamBatchSource(store, encoder, every, y, block_bytes=block_bytes)
-    return TrainingData(train, val, everything, schema, str(path), sha256, matrix_bytes <= memory_limit, store)
+        del y  # re-encoded for the refit: the sources above hold their own rows' targets
+
+        def all_rows() -> BatchSource:
+            every = np.arange(store.n_rows)
+            return StreamBatchSource(
+                store, encoder, every, schema.encode_target(raw_target, store.source), block_bytes=block_bytes
+            )
+
+    return TrainingData(train, val, all_rows, schema, str(path), sha256, matrix_bytes <= memory_limit, store)
 
 
 def _block_bytes(memory_limit: int) -> int:
@@ -167,4 +183,5 @@ def _split(
         )
     keys = label_keys(target)[1] if schema.is_classification else np.zeros(n, np.int8)
     train, val = train_val_indices(keys, fraction, rng, stratify=schema.is_classification)
-    return np.sort(train), np.sort(val)
+    index = np.int32 if n < 2**31 else np.int64  # half the memory of int64 per row, where it fits
+    return np.sort(train).astype(index), np.sort(val).astype(index)

@@ -185,8 +185,9 @@ def label_keys(target: Target) -> tuple[list[str], np.ndarray]:
         raw_keys = [label_key(_number_text(v)) for v in distinct.tolist()]
     keys = sorted(set(raw_keys))
     position = {k: i for i, k in enumerate(keys)}
-    remap = np.array([position[k] for k in raw_keys] or [0], dtype=np.int64)
-    inverse: np.ndarray = remap[np.asarray(codes, dtype=np.int64)]
+    # int32: one per row, kept with the target for the split and the encoding.
+    remap = np.array([position[k] for k in raw_keys] or [0], dtype=np.int32)
+    inverse: np.ndarray = remap[codes]
     target.labels = (keys, inverse)
     return keys, inverse
 

@@ -58,7 +58,7 @@ class StreamBatchSource:
             raise DataError(f"The data needs matching, non-zero row counts; got {len(rows)} rows and {len(y)} targets.")
         if not 0 <= rank < world:
             raise DataError(f"Shard rank must be in [0, {world}), got {rank}.")
-        self.store, self.encoder, self.rows, self.y = store, encoder, np.asarray(rows, np.int64), y
+        self.store, self.encoder, self.rows, self.y = store, encoder, np.asarray(rows), y
         self.block_bytes = int(block_bytes)
         self.block_rows = max(1, self.block_bytes // max(1, encoder.width * encoder.dtype.itemsize))
         self.rank, self.world = int(rank), int(world)

@@ -410,7 +410,8 @@ def report(args: argparse.Namespace, b: Bench) -> None:
         (f"out-of-core train RSS growth {sizes[0]:,} → {sizes[-1]:,} rows, MB", "growth", f"≤ {OOC_LIMIT} (flat)",
          lambda v: v * MB <= OOC_BYTES, ooc),
     ]  # fmt: skip
-    body += ["", "### Not measured", *[f"- {label}: {reason}" for label, reason in b.failed.items()]]
+    if b.failed:
+        body += ["", "### Not measured", *[f"- {label}: {reason}" for label, reason in b.failed.items()]]
     body += ["", "### Targets"]
     body += [verdict(n, b.got.get(k), goal, ok, b.failed.get(w, "")) for n, k, goal, ok, w in checks]
     text = "\n".join(body)

@@ -153,9 +153,10 @@ def _build(
 ) -> None:
     import h5py
 
-    # A chunk cache that holds the chunks being filled: batches are smaller than a chunk, and
-    # without it each partial write reads the chunk back from the file.
-    opened = h5py.File(temp, "w", rdcc_nbytes=64 << 20) if isinstance(temp, Path) else nullcontext(temp)
+    # A chunk cache that holds the chunks being filled (one per dataset, twice over): batches
+    # are smaller than a chunk, and without it each partial write reads the chunk back.
+    cache_bytes = 6 * CHUNK_BYTES
+    opened = h5py.File(temp, "w", rdcc_nbytes=cache_bytes) if isinstance(temp, Path) else nullcontext(temp)
     with opened as out:
         numeric: list[str] | None = None
         categorical: list[str] = []

@@ -54,12 +54,13 @@ class PredictionWriter:
             self.handle = self._target.open("wb" if binary else "w", newline="" if fmt == "csv" else None)
         if fmt == "csv":
             self._csv = csv.writer(cast(IO[str], self.handle), lineterminator="\n")
-            self._csv.writerow(columns)
+            self._header_due = True  # written with the first rows: a bad first chunk prints nothing
         elif fmt == "npy":
             self.handle.write(b"\0" * _NPY_HEADER_BYTES)
 
     def write(self, chunk: np.ndarray) -> None:
         if self.fmt == "csv":
+            self._csv_header()
             rows = chunk.reshape(len(chunk), -1).tolist()
             # tolist() gives Python numbers; only an object array can hold NumPy scalars.
             plain = chunk.dtype != object or not rows or not isinstance(rows[0][0], np.generic)
@@ -75,6 +76,11 @@ class PredictionWriter:
             self.handle.write(np.ascontiguousarray(array).tobytes())
             self._npy_meta = array[:0]
         self.rows += len(chunk)
+
+    def _csv_header(self) -> None:
+        if self._header_due:
+            self._csv.writerow(self.columns)
+            self._header_due = False
 
     def _write_parquet(self, chunk: np.ndarray) -> None:
         import pyarrow as pa
@@ -93,6 +99,8 @@ class PredictionWriter:
         """Finish the file and move it into place."""
         if self.fmt == "npy":
             self._finish_npy()
+        if self.fmt == "csv":
+            self._csv_header()  # no rows: the header alone
         if self._parquet is not None:
             self._parquet.close()
         elif self.fmt == "parquet":  # no rows: an empty file with the columns

@@ -88,3 +88,11 @@ def test_cache_ls_and_clear(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert json.loads(cli("cache", "--json").stdout)["entries"] == []
     bad = cli("cache", "purge")
     assert bad.exit_code == 2 and bad.stderr.startswith("Error: Unknown cache action 'purge'.")
+
+
+def test_a_bad_cell_prints_no_header_to_stdout(cli, iris_model: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sepal_length,sepal_width,petal_length,petal_width\n5,x,1,0.2\n")
+    result = cli("predict", iris_model, bad)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"Error: {bad}, line 2: column 'sepal_width' must be numeric, found 'x'.")

@@ -123,3 +123,17 @@ def test_shell_completion_sees_every_command(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setenv("_DLCLI_COMPLETE", "complete_bash")
     assert for_args(app, ["predict"], "dlcli") is app
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("pandas") is None, reason="pyarrow imports pandas only when installed"
+)
+def test_reading_tables_does_not_import_pandas_through_pyarrow(iris_model: Path, tmp_path: Path) -> None:
+    # pa.array, pa.scalar, fill_null and to_numpy import pandas when it is installed (0.2-0.3 s).
+    assert loaded_by(["eval", str(iris_model), str(SAMPLES / "iris" / "iris.csv")], ("pandas",)) == []
+    churn = SAMPLES / "churn" / "churn.csv"
+    run = tmp_path / "churn"
+    assert loaded_by(["train", "--data", str(churn), "--target", "churned", "--epochs", "1", "--out", str(run),
+                      "--quiet"], ("pandas",)) == []  # fmt: skip
+    assert loaded_by(["predict", str(run / "model.h5"), str(churn), "--output", str(tmp_path / "p.csv")],
+                     ("pandas",)) == []  # fmt: skip

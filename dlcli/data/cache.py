@@ -173,7 +173,10 @@ def _build(
                 categorical = [n for n in columns if kinds[n] != "numeric"]
                 dictionaries = {n: _Dictionary() for n in categorical}
                 target_dictionary = None if kinds[target] == "numeric" else _Dictionary()
-                num_ds, code_ds, target_ds = _datasets(out, len(numeric), len(categorical), dtype, target_dictionary)
+                bound = _row_bound(reader, len(columns) + 1, max_rows)
+                num_ds, code_ds, target_ds = _datasets(
+                    out, len(numeric), len(categorical), dtype, target_dictionary, bound
+                )
             m = batch.num_rows
             block = np.empty((m, len(numeric)), dtype=dtype)
             for j, name in enumerate(numeric):
@@ -219,15 +222,26 @@ def _build(
         )
 
 
-def _datasets(out: Any, k: int, c: int, dtype: str, target_dictionary: Any) -> tuple[Any, Any, Any]:
+def _datasets(out: Any, k: int, c: int, dtype: str, target_dictionary: Any, max_rows: int) -> tuple[Any, Any, Any]:
     row_bytes = max(1, k * np.dtype(dtype).itemsize + c * 4)
-    chunk = max(256, CHUNK_BYTES // row_bytes)
+    # HDF5 allocates whole chunks: a 150-row table would take 5 MiB in 4 MiB chunks.
+    chunk = max(1, min(max(256, CHUNK_BYTES // row_bytes), max_rows))
     # A dataset with no columns cannot be chunked: it is left out (and read as empty).
     num = out.create_dataset("numeric", (0, k), maxshape=(None, k), dtype=dtype, chunks=(chunk, k)) if k else None
     codes = out.create_dataset("codes", (0, c), maxshape=(None, c), dtype=np.int32, chunks=(chunk, c)) if c else None
     target_dtype = np.float64 if target_dictionary is None else np.int32
     target = out.create_dataset("target", (0,), maxshape=(None,), dtype=target_dtype, chunks=(chunk,))
     return num, codes, target
+
+
+def _row_bound(reader: TableReader, n_columns: int, max_rows: int | None) -> int:
+    """An upper bound on the table's rows: known (Parquet, Feather), or the file's size over the
+    shortest possible CSV row (one character and a separator per column)."""
+    if reader.num_rows is not None:
+        bound = reader.num_rows
+    else:
+        bound = Path(str(reader.path)).stat().st_size // (2 * n_columns) + 1
+    return max(1, min(bound, max_rows if max_rows is not None else bound))
 
 
 def _finite(reader: TableReader, name: str, values: np.ndarray, offset: int) -> np.ndarray:

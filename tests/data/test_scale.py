@@ -244,3 +244,13 @@ def test_fit_target_infers_the_task_from_every_row(tmp_path: Path) -> None:
     paths = write_all(tmp_path, table())
     store = cached_table(paths["csv"], "x", tmp_path / "cache", target="a")
     assert fit_target(store.target(), store.source).task == "regression"
+
+
+def test_a_small_table_makes_a_small_cache_entry(tmp_path: Path) -> None:
+    from pathlib import Path as P
+
+    iris = P(__file__).resolve().parents[2] / "samples" / "iris" / "iris.csv"
+    store = cached_table(iris, "x", tmp_path, target="species")
+    assert store.n_rows == 150
+    (entry,) = tables_dir(tmp_path).iterdir()
+    assert entry.stat().st_size < 64 * 1024  # not whole 4 MiB chunks for 150 rows

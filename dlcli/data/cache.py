@@ -24,16 +24,8 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.columns import CATEGORICAL, NUMERIC, Block, Target, select_columns
-from dlcli.data.tables import (
-    TableReader,
-    arrow_kind,
-    codes_column,
-    numeric_column,
-    parse_strings,
-    read_settled,
-    string_array,
-    string_column,
-)
+from dlcli.data.tables import TableReader, read_settled
+from dlcli.data.values import arrow_kind, codes_column, numeric_column, parse_strings, string_array, string_column
 from dlcli.errors import DataError
 from dlcli.files import atomic_path, is_temporary
 

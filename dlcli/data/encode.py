@@ -15,15 +15,8 @@ import numpy as np
 
 from dlcli.data.columns import Block, require_column
 from dlcli.data.schema import Schema
-from dlcli.data.tables import (
-    TableReader,
-    arrow_kind,
-    codes_column,
-    numeric_column,
-    parse_strings,
-    string_array,
-    string_column,
-)
+from dlcli.data.tables import TableReader
+from dlcli.data.values import arrow_kind, codes_column, numeric_column, parse_strings, string_array, string_column
 from dlcli.errors import DataError
 
 

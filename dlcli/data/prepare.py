@@ -26,7 +26,7 @@ from dlcli.data.formats import is_table, require_file
 from dlcli.data.schema import Schema, label_keys
 from dlcli.data.sources import file_sha256
 from dlcli.data.splits import train_val_indices
-from dlcli.data.streams import StreamBatchSource
+from dlcli.data.streams import BLOCK_BYTES, StreamBatchSource
 from dlcli.errors import DataError
 
 
@@ -43,7 +43,6 @@ class TrainingData:
     source: str
     sha256: str
     in_memory: bool
-    store: ColumnStore
 
     @property
     def everything(self) -> BatchSource:
@@ -136,13 +135,11 @@ def prepare_training_data(
                 store, encoder, every, schema.encode_target(raw_target, store.source), block_bytes=block_bytes
             )
 
-    return TrainingData(train, val, all_rows, schema, str(path), sha256, matrix_bytes <= memory_limit, store)
+    return TrainingData(train, val, all_rows, schema, str(path), sha256, matrix_bytes <= memory_limit)
 
 
 def _block_bytes(memory_limit: int) -> int:
     # Blocks in flight: the one being trained on, its shuffled copy, two prefetched, one read.
-    from dlcli.data.streams import BLOCK_BYTES
-
     return int(max(1 << 20, min(BLOCK_BYTES, memory_limit // 8)))
 
 

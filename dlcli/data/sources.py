@@ -16,19 +16,12 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.arrays import open_arrays
-from dlcli.data.columns import Target, blocks, require_column
+from dlcli.data.columns import Target, blocks
 from dlcli.data.encode import Encoder, arrow_block, feature_types
 from dlcli.data.formats import data_format, is_table
 from dlcli.data.schema import Schema
-from dlcli.data.tables import (
-    TableReader,
-    TypeConflict,
-    arrow_kind,
-    codes_column,
-    numeric_column,
-    parse_strings,
-    string_column,
-)
+from dlcli.data.tables import TableReader, TypeConflict
+from dlcli.data.values import arrow_kind, codes_column, numeric_column, parse_strings, string_column
 from dlcli.errors import DataError
 
 Chunk = tuple[np.ndarray, np.ndarray | None]
@@ -168,4 +161,4 @@ def stdin_is_pipe() -> bool:
         return False
 
 
-__all__ = ["file_sha256", "iter_inputs", "iter_labelled", "require_column", "stdin_is_pipe"]
+__all__ = ["arrow_target", "can_parallelize", "file_sha256", "iter_inputs", "iter_labelled", "stdin_is_pipe"]

@@ -22,7 +22,8 @@ from dlcli.data.fit import fit_schema, fit_target
 from dlcli.data.formats import is_table, require_file
 from dlcli.data.schema import Schema, label_key
 from dlcli.data.sources import arrow_target
-from dlcli.data.tables import TableReader, TypeConflict, string_column
+from dlcli.data.tables import TableReader, TypeConflict
+from dlcli.data.values import string_column
 
 SAMPLE_ROWS = 100_000
 SURVEY_SECONDS = 10.0

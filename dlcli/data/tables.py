@@ -2,9 +2,8 @@
 
 pyarrow parses in C++ with threads and no Python object per cell, which is what makes a
 million-row table load in about a second. Every command reads a table through
-:func:`open_table`, and turns its columns into NumPy with :func:`numeric_column` (float64,
-NaN where missing) or :func:`string_column` (trimmed text, null where missing), so training
-and prediction see the same values.
+:class:`TableReader` and turns its columns into NumPy with :mod:`dlcli.data.values`, so
+training and prediction see the same values.
 
 pyarrow's messages name neither the line nor the file, so when the fast path fails on a CSV
 file, :func:`diagnose_csv` re-reads it with the line-counting reader of
@@ -21,14 +20,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from dlcli.data.csvtable import MISSING, csv_line_of_row, diagnose_csv, first_non_numeric, validate_header
+from dlcli.data.csvtable import MISSING, csv_line_of_row, diagnose_csv, validate_header
 from dlcli.data.formats import data_format, require_file
+from dlcli.data.values import arrow_kind, numeric_column
 from dlcli.errors import DataError
 
 # pyarrow matches null tokens case-sensitively, so list the spellings people write.
 NULL_VALUES = sorted({form for token in MISSING for form in (token, token.lower(), token.upper(), token.title())})
 CSV_BLOCK_BYTES = 1 << 20  # a record batch per MiB of text: larger blocks cost memory and, streamed, speed
-NUMERIC_TYPES = ("int", "uint", "float", "double", "halffloat", "bool", "decimal", "null")
 PARALLEL_BLOCK_BYTES = 4 << 20
 _CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+)")
 _WIDER = {"null": "float64", "int64": "float64", "bool": "float64"}  # else: string
@@ -287,96 +286,6 @@ def _line_blocks(handle: Any, size: int) -> Iterator[memoryview]:
         yield memoryview(block)[:cut]
     if carry.strip():
         yield memoryview(carry)
-
-
-def open_table(path: str | Path, delimiter: str = ",") -> TableReader:
-    return TableReader(path, delimiter)
-
-
-def arrow_kind(array: Any) -> str:
-    """``numeric`` or ``string``: how a pyarrow column's stored type is read."""
-    text = str(array.type)
-    if text.startswith(NUMERIC_TYPES):
-        return "numeric"
-    if text == "binary" or text == "large_binary":
-        return "binary"
-    return "string"
-
-
-def numeric_column(array: Any) -> np.ndarray:
-    """A numeric pyarrow column → float64 (float32 stays float32) with NaN for missing cells.
-
-    Read from the buffers rather than with ``to_numpy`` (which imports pandas when it is
-    installed) or ``pyarrow.compute`` (66 ms to import): a one-row prediction pays neither.
-    """
-    pa = _pa()
-    if array.type not in (pa.float32(), pa.float64()):
-        array = array.cast(pa.float64())
-    return _filled(array, np.nan)
-
-
-def codes_column(indices: Any) -> np.ndarray:
-    """Dictionary indices (or ``index_in`` results) → int32 codes, ``-1`` where null.
-
-    Not ``fill_null(-1)``: turning ``-1`` into a pyarrow scalar imports pandas when installed.
-    """
-    return _filled(indices, -1).astype(np.int32, copy=False)
-
-
-def _filled(array: Any, fill: float) -> np.ndarray:
-    values = plain_numpy(array)
-    if array.null_count:
-        bits = np.frombuffer(array.buffers()[0], np.uint8)
-        valid = np.unpackbits(bits, bitorder="little")[array.offset : array.offset + len(array)].astype(bool)
-        values = values.copy()
-        values[~valid] = fill
-    return values
-
-
-def plain_numpy(array: Any) -> np.ndarray:
-    """A null-free fixed-width pyarrow array's values as a NumPy view (no copy, no pandas)."""
-    name = str(array.type)
-    dtype = np.dtype({"float": "float32", "double": "float64", "halffloat": "float16"}.get(name, name))
-    if len(array) == 0:
-        return np.empty(0, dtype)
-    values: np.ndarray = np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array) + array.offset)
-    return values[array.offset :]
-
-
-def string_column(array: Any) -> Any:
-    """Any pyarrow column → trimmed strings, null where the cell is missing ('', NA, ?, ...)."""
-    pa = _pa()
-    import pyarrow.compute as pc
-
-    text = pc.utf8_trim_whitespace(array if arrow_kind(array) == "string" else array.cast(pa.string()))
-    missing = pc.is_in(pc.utf8_lower(text), value_set=string_array(MISSING))
-    return pc.if_else(missing, pa.nulls(len(text), pa.string()), text)
-
-
-def string_array(values: list[str] | tuple[str, ...]) -> Any:
-    """A pyarrow string array built from its buffers.
-
-    ``pa.array`` imports pandas when it is installed, to check for pandas objects: 0.3 s on
-    every ``eval`` and on predictions with categories, for a list of a few strings.
-    """
-    pa = _pa()
-    encoded = [v.encode("utf-8") for v in values]
-    offsets = np.zeros(len(encoded) + 1, np.int32)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
-
-
-def parse_strings(text: Any) -> tuple[np.ndarray | None, int]:
-    """Trimmed strings → (float64 with NaN, -1), or (None, index of the first non-number)."""
-    pa = _pa()
-    try:
-        values = numeric_column(text.cast(pa.float64()))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        cells = np.array(["" if v is None else v for v in text.to_pylist()], dtype=str)
-        return None, first_non_numeric(cells)
-    if np.isinf(values).any():
-        return None, int(np.flatnonzero(np.isinf(values))[0])
-    return values, -1
 
 
 def read_matrix(path: str | Path, *, delimiter: str = ",", dtype: str = "float32") -> np.ndarray:

@@ -44,6 +44,9 @@ class DlcliError(Exception):
     """Base class of every error dlcli raises on purpose."""
 
     exit_code = 1
+    # True when every rank of a data-parallel job raised this same error at the same point:
+    # rank 0 reports it and all exit; otherwise the rank that raised it reports and ends the job.
+    agreed = False
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -115,3 +118,27 @@ class Interrupted(DlcliError):
     """The user pressed Ctrl-C; state was saved where possible (exit 130)."""
 
     exit_code = 130
+
+
+class RankError(DlcliError):
+    """An error one rank of a data-parallel job met, agreed by every rank so all end together.
+
+    Carries the original's exit code; the message names the rank (rank 0's own errors are
+    reported as they are), so the one line rank 0 prints says where it happened.
+    """
+
+    def __init__(self, rank: int, message: str, hint: str | None, exit_code: int) -> None:
+        super().__init__(message if rank == 0 else f"rank {rank}: {message}", hint)
+        self.rank = rank
+        self.exit_code = exit_code
+        self.agreed = True
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str | None, int]:
+    """``(raw message, raw hint, exit code)`` of an error to hand to another rank."""
+    if isinstance(exc, DlcliError):
+        return exc.raw_message, exc.raw_hint, exc.exit_code
+    if isinstance(exc, OSError):
+        where = f": '{exc.filename}'" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}.", "Check the path and its permissions.", 1
+    return f"{type(exc).__name__}: {exc}", "Run again with --debug for the traceback, and report it as a bug.", 1

@@ -22,8 +22,8 @@ PACKAGE = ROOT / "dlcli"
 LEAVES = {"errors", "files", "tomlwriter"}
 ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
-    "cli": {"workflows", "config", "errors"},
-    "workflows": {"config", "train", "data", "model_io", "remote", "nn", *LEAVES},
+    "cli": {"workflows", "config", "parallel", "errors"},
+    "workflows": {"config", "train", "data", "model_io", "remote", "nn", "parallel", *LEAVES},
     # Choices come from the registries (nn) and the checksum modes (remote.settings).
     "config": {"nn", "remote.settings", *LEAVES},
     # The engine: nn, errors and the batch-source protocol, nothing else.
@@ -31,6 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     "data": {"nn", *LEAVES},
     "model_io": {"nn", *LEAVES},
     "remote": {*LEAVES},
+    # The process group of a data-parallel job (mpi4py, lazily); train sees only a protocol.
+    "parallel": {*LEAVES},
     "nn": {"errors"},
     "errors": set(),
     "files": set(),

@@ -6,6 +6,7 @@ Command modules import the heavy libraries (NumPy, h5py, boto3) inside their fun
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -76,6 +77,7 @@ app.command("cache", cls=DlcliCommand)(cache_command)
 
 def main(argv: list[str] | None = None) -> int:
     """Run dlcli with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    _adopt_rank_stdio()
     try:
         for_args(app, sys.argv[1:] if argv is None else argv, "dlcli")(
             args=argv, prog_name="dlcli", standalone_mode=True
@@ -84,6 +86,23 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     return 0
+
+
+def _adopt_rank_stdio() -> None:
+    """A rank started by ``--workers`` writes to the terminal directly, not through the launcher.
+
+    MPICH's fork launcher relays the ranks' output through pipes it closes at the first
+    non-ASCII byte (a progress bar's "→"), which would break the rank's next write; so the
+    launching process hands its own stdout and stderr down as inherited descriptors
+    (``dlcli.parallel.launch.STDIO_VARIABLE``), and the rank puts them back in place.
+    """
+    spec = os.environ.pop("DLCLI_RANK_STDIO", "")
+    if spec:
+        out, err = (int(fd) for fd in spec.split(","))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(out, 1)
+        os.dup2(err, 2)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -53,13 +53,12 @@ class DlcliGroup(TyperGroup):
                 raise
             message, hint = exc.rendered(flag_namer(self, ctx))
             # Ctrl-C is the user's choice, not a failure: no "Error:" in front of it.
-            report_error(message, hint, prefix="" if isinstance(exc, Interrupted) else "Error: ")
-            raise typer.Exit(exc.exit_code) from None
+            prefix = "" if isinstance(exc, Interrupted) else "Error: "
+            end_rank(exc.exit_code, exc.agreed, lambda p: report_error(message, hint, prefix=prefix + p))
         except KeyboardInterrupt:
             if debug_enabled(ctx):
                 raise
-            report_error("Interrupted.", prefix="")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            end_rank(EXIT_INTERRUPTED, False, lambda p: report_error("Interrupted.", prefix=p))
         except (typer.Exit, typer.Abort):
             raise
         except BrokenPipeError:
@@ -69,16 +68,42 @@ class DlcliGroup(TyperGroup):
         except OSError as exc:
             if debug_enabled(ctx):
                 raise
-            report_error(_describe_os_error(exc), "Check the path and its permissions.")
-            raise typer.Exit(EXIT_FAILURE) from None
+            what, hint = _describe_os_error(exc), "Check the path and its permissions."
+            end_rank(EXIT_FAILURE, False, lambda p: report_error(what, hint, "Error: " + p))
         except Exception as exc:  # a bug: say so briefly, and how to see more
             if debug_enabled(ctx) or _is_click_signal(exc):
                 raise
-            report_error(
-                f"Unexpected internal error: {type(exc).__name__}: {exc}",
-                "Run again with --debug for the traceback, and report it as a bug.",
-            )
-            raise typer.Exit(EXIT_FAILURE) from None
+            what = f"Unexpected internal error: {type(exc).__name__}: {exc}"
+            hint = "Run again with --debug for the traceback, and report it as a bug."
+            end_rank(EXIT_FAILURE, False, lambda p: report_error(what, hint, "Error: " + p))
+
+
+def end_rank(code: int, agreed: bool, report: Any) -> NoReturn:
+    """Report an error and exit; as one rank of a data-parallel job, so that the job ends.
+
+    ``report(prefix)`` prints the error. Alone, or as rank 0 of an error every rank agreed
+    on, the error is printed once and this process exits with ``code``; the other ranks of
+    an agreed error exit silently with the same code. An error only this rank met (the
+    others may be waiting in a collective) is printed with the rank and ends the whole job.
+    """
+    world = _started_world()
+    if world is None or world.size == 1:
+        report("")
+        raise typer.Exit(code)
+    if world.rank == 0 or not agreed:
+        report("" if world.rank == 0 else f"rank {world.rank}: ")
+    if agreed:
+        raise typer.Exit(code)
+    sys.stderr.flush()
+    world.abort(code)
+    raise typer.Exit(code)  # not reached: abort ends the process
+
+
+def _started_world() -> Any:
+    # Only a command that started a world has one; importing the module here would pull
+    # numpy into every error, --help's included.
+    module = sys.modules.get("dlcli.parallel.world")
+    return None if module is None else module.started()
 
 
 def flag_namer(group: Any, ctx: Any) -> Namer:

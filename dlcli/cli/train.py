@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ import typer
 from dlcli.cli import render
 from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, QuietOpt, SetOpt, overrides
 from dlcli.cli.progress import EpochProgress, print_summary
-from dlcli.errors import Interrupted
+from dlcli.errors import Interrupted, UsageError
 
 
 def train(
@@ -96,6 +97,15 @@ def train(
     profile: ProfileOpt = None,
     set_: SetOpt = None,
     print_config: Annotated[bool, typer.Option("--print-config", help="Print the resolved config and exit.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Train data-parallel on N local MPI ranks (needs the mpi extra); same as mpiexec -n N dlcli train.",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -105,10 +115,26 @@ def train(
     run directory holds model.h5 (the best model), checkpoints/, history.jsonl and the
     resolved config.toml. Ctrl-C saves a checkpoint and prints the command that resumes it.
 
+    Under mpiexec (or with --workers N) every rank trains its part of each batch and the
+    gradients are summed: the same model as one process (docs/distributed.md).
+
     Example: dlcli train --data samples/iris/iris.csv --target species --epochs 100
     """
+    from dlcli import parallel
     from dlcli.config import load_config, parse_set_options, to_toml
     from dlcli.workflows.training import prepare_training
+
+    if workers is not None and workers > 1:
+        if parallel.launched_size() > 1:
+            raise UsageError(
+                "--workers starts its own ranks, but this process is already one of an MPI job.",
+                hint="Leave out --workers under mpiexec or srun.",
+            )
+        from dlcli.parallel.launch import relaunch
+
+        raise typer.Exit(relaunch(workers, sys.argv[1:]))
+    world = parallel.current()
+    quiet = quiet or world.rank != 0  # rank 0 speaks for the job
 
     flags = overrides(
         data__path=data,
@@ -130,11 +156,12 @@ def train(
         remote__profile=profile,
     )
     flags.update(parse_set_options(set_ or []))
-    cfg = load_config(config, flags)
+    cfg = parallel.agreed(world, lambda: load_config(config, flags))
     if print_config:
-        typer.echo(to_toml(cfg), nl=False)
+        if world.rank == 0:
+            typer.echo(to_toml(cfg), nl=False)
         return
-    run = prepare_training(cfg, resume=resume, init_from=init_from, force=force)
+    run = prepare_training(cfg, resume=resume, init_from=init_from, force=force, world=world)
     render.log(f"Training {run.describe()} → {run.run_dir}", quiet)
     progress = EpochProgress(run.total_epochs, run.start_epoch, quiet=quiet)
     try:
@@ -147,10 +174,15 @@ def train(
         result = run.finish()
     except KeyboardInterrupt:
         checkpoint = run.save_interrupt_checkpoint()
-        raise Interrupted(
+        launch = f"mpiexec -n {world.size} " if world.size > 1 else ""
+        interrupted = Interrupted(
             f"Training interrupted; checkpoint saved to {checkpoint}.",
-            hint=f"Resume with: dlcli train --resume {shlex.quote(str(checkpoint))}",
-        ) from None
+            hint=f"Resume with: {launch}dlcli train --resume {shlex.quote(str(checkpoint))}",
+        )
+        interrupted.agreed = world.size > 1  # every rank stopped at the same batch
+        raise interrupted from None
+    if world.rank != 0:
+        return
     if json_:
         render.emit_json(result.to_json())
     else:

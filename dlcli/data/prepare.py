@@ -92,8 +92,13 @@ def prepare_training_data(
     ignore: list[str] | None = None,
     delimiter: str = ",",
     dtype: str = "float32",
+    schema: Schema | None = None,
 ) -> TrainingData:
-    """Read ``path``, split off ``val_split`` of the rows (stratified for classes), fit, serve."""
+    """Read ``path``, split off ``val_split`` of the rows (stratified for classes), fit, serve.
+
+    ``schema``: one already fitted on the same data and split (by :func:`fit_training_schema`
+    on another rank of a data-parallel job) is used as it is, so every rank encodes alike.
+    """
     require_file(path)
     sha256 = file_sha256(path)
     store = open_store(
@@ -108,9 +113,8 @@ def prepare_training_data(
     )
     raw_target = store.target()
     assert raw_target is not None  # opened with a target
-    probe = fit_target(raw_target, store.source, task)  # the task and classes from all rows
-    train_idx, val_idx = _split(store.n_rows, raw_target, probe, val_split, rng)
-    schema = fit_schema(store, raw_target, train_idx, task=probe.task, classes=probe.classes)
+    train_idx, val_idx, fitted = _fit(store, raw_target, task, val_split, rng, schema)
+    schema = fitted
     y = schema.encode_target(raw_target, store.source)
     encoder = Encoder(schema, dtype, store.dictionaries)
     matrix_bytes = store.n_rows * encoder.width * encoder.dtype.itemsize
@@ -136,6 +140,47 @@ def prepare_training_data(
             )
 
     return TrainingData(train, val, all_rows, schema, str(path), sha256, matrix_bytes <= memory_limit)
+
+
+def fit_training_schema(
+    path: str | Path,
+    target: str,
+    *,
+    task: str,
+    val_split: float,
+    rng: np.random.Generator,
+    cache_dir: Path,
+    features: list[str] | None = None,
+    ignore: list[str] | None = None,
+    delimiter: str = ",",
+    dtype: str = "float32",
+) -> Schema:
+    """The schema :func:`prepare_training_data` would fit with the same arguments (and an
+    identically seeded ``rng``), without encoding anything."""
+    store = open_store(
+        path,
+        target,
+        sha256=file_sha256(path),
+        cache_dir=cache_dir,
+        features=features,
+        ignore=ignore,
+        delimiter=delimiter,
+        dtype=dtype,
+    )
+    raw_target = store.target()
+    assert raw_target is not None
+    return _fit(store, raw_target, task, val_split, rng, None)[2]
+
+
+def _fit(
+    store: ColumnStore, raw_target: Any, task: str, val_split: float, rng: np.random.Generator, schema: Schema | None
+) -> tuple[np.ndarray, np.ndarray, Schema]:
+    """The split, and the schema fitted on its training rows (unless one is given)."""
+    probe = schema or fit_target(raw_target, store.source, task)  # the task and classes from all rows
+    train_idx, val_idx = _split(store.n_rows, raw_target, probe, val_split, rng)
+    if schema is None:
+        schema = fit_schema(store, raw_target, train_idx, task=probe.task, classes=probe.classes)
+    return train_idx, val_idx, schema
 
 
 def _block_bytes(memory_limit: int) -> int:

@@ -175,6 +175,11 @@ class ClassificationStream:
         picked = np.clip(P[np.arange(len(labels)), labels], LOG_LOSS_EPSILON, 1.0 - LOG_LOSS_EPSILON)
         self.log_loss_sum += float(-np.sum(np.log(picked)))
 
+    def merge(self, other: ClassificationStream) -> None:
+        """Add another stream's rows (another rank's shard, say) to this one."""
+        self.matrix += other.matrix
+        self.log_loss_sum += other.log_loss_sum
+
     def result(self) -> dict[str, Any]:
         n = int(self.matrix.sum())
         if n == 0:
@@ -211,17 +216,32 @@ class RegressionStream:
         if len(t) == 0:
             return
         residual = t - p
-        self.sq += float(np.sum(residual**2))
-        self.abs += float(np.sum(np.abs(residual)))
-        self.ss_res = self.ss_res + np.sum(residual**2, axis=0)
         n_b, mean_b = len(t), t.mean(axis=0)
-        m2_b = np.sum((t - mean_b) ** 2, axis=0)
+        self._add(
+            n_b,
+            float(np.sum(residual**2)),
+            float(np.sum(np.abs(residual))),
+            np.sum(residual**2, axis=0),
+            mean_b,
+            np.sum((t - mean_b) ** 2, axis=0),
+        )
+        self._outputs = t.shape[1]
+
+    def merge(self, other: RegressionStream) -> None:
+        """Add another stream's rows (another rank's shard, say) to this one."""
+        if other.n:
+            self._add(other.n, other.sq, other.abs, other.ss_res, other.mean, other.m2)
+            self._outputs = other._outputs
+
+    def _add(self, n_b: int, sq: float, ab: float, ss_res: Any, mean_b: Any, m2_b: Any) -> None:
+        self.sq += sq
+        self.abs += ab
+        self.ss_res = self.ss_res + ss_res
         total = self.n + n_b
         delta = mean_b - self.mean
         self.mean = self.mean + delta * (n_b / total)
         self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / total)
         self.n = total
-        self._outputs = t.shape[1]
 
     def result(self) -> dict[str, float]:
         if self.n == 0:

@@ -15,6 +15,9 @@ from .losses import Loss, get_loss
 DTYPES = ("float32", "float64")
 
 
+STATUS_SLOTS = 4  # spare values after the gradients: see gradient_buffer()
+
+
 class Sequential:
     """A stack of layers trained against one loss.
 
@@ -112,7 +115,10 @@ class Sequential:
         layers = [layer for layer in self.layers if self._trains(layer)]
         total = sum(p.size for layer in layers for p in layer.params.values())
         flat_p = np.empty(total, dtype=self.dtype)
-        flat_g = np.zeros(total, dtype=self.dtype)
+        # The gradients are followed by a few status slots, so a data-parallel step sums its
+        # loss, row count and flags in the same Allreduce as the gradients (one call per step).
+        self._grad_buffer = np.zeros(total + STATUS_SLOTS, dtype=self.dtype)
+        flat_g = self._grad_buffer[:total]
         start = 0
         self._params, self._grads = [], []
         for layer in layers:
@@ -144,35 +150,49 @@ class Sequential:
             H = layer.forward(H, training)
         return H
 
-    def compute_loss_and_gradients(self, X: Any, y: Any) -> float:
+    def compute_loss_and_gradients(self, X: Any, y: Any, share: float = 1.0) -> float:
         """Training-mode forward and backward on one batch; fills every layer's ``grads``.
 
-        This is the data-parallel seam: a distributed trainer averages ``gradients()``
+        This is the data-parallel seam: a distributed trainer sums :meth:`gradient_buffer`
         across processes after this call and before the optimizer step.
 
         Parameters
         ----------
         X : array ``(n_samples, input_dim)``
+            May have 0 rows (a rank whose part of a small last batch is empty): the passes
+            still run, so layers that synchronise across ranks take part, and the gradients are 0.
         y : targets, see :meth:`dlcli.nn.losses.Loss.prepare_targets`
+        share : float
+            This batch's fraction of the global batch (``n_rank / n_global``): the output
+            gradient is scaled by it, so the gradients summed over ranks are those of the
+            global batch's mean loss, with no extra pass over the parameters.
 
         Returns
         -------
         float
-            The batch loss (without any weight-decay term).
+            The batch loss (mean over these rows, without any weight-decay term; 0 for 0 rows).
         """
         self._require_built()
         X = self._inputs(X)
-        y = self.loss.prepare_targets(y, self.output_dim, self.dtype)
+        empty = X.shape[0] == 0
+        y = None if empty else self.loss.prepare_targets(y, self.output_dim, self.dtype)
         H = self._forward_to_last(X, True)
         last = self.layers[-1]
+        value = 0.0
         if self._fused:
             Z = last.forward_logits(H, True)  # type: ignore[attr-defined]
-            value = self.loss.from_logits(Z, y, Z)  # gradient overwrites the logits in place
+            if not empty:
+                value = self.loss.from_logits(Z, y, Z)  # gradient overwrites the logits in place
+            if share != 1.0:
+                Z *= self.dtype.type(share)
             d = last.backward_logits(Z)  # type: ignore[attr-defined]
         else:
             P = last.forward(H, True)
-            dP = np.empty_like(P)
-            value = self.loss.loss_and_grad(P, y, dP)
+            dP = np.zeros_like(P) if empty else np.empty_like(P)
+            if not empty:
+                value = self.loss.loss_and_grad(P, y, dP)
+            if share != 1.0:
+                dP *= self.dtype.type(share)
             d = last.backward(dP)
         for i in range(len(self.layers) - 2, self._first_grad_layer - 1, -1):
             d = self.layers[i].backward(d)
@@ -213,6 +233,11 @@ class Sequential:
         """Trainable arrays in a stable order (views into one flat buffer)."""
         self._require_built()
         return list(self._params)
+
+    def gradient_buffer(self) -> np.ndarray:
+        """The flat gradient buffer every gradient array is a view of, then ``STATUS_SLOTS`` spare values."""
+        self._require_built()
+        return self._grad_buffer
 
     def gradients(self) -> list[np.ndarray]:
         """Gradient arrays, same order and shapes as :meth:`parameters`."""

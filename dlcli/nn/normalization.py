@@ -58,6 +58,9 @@ class BatchNormalization(Layer):
             "moving_variance": initializer_name(moving_variance_initializer),
         }
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        # Set by a data-parallel trainer: training batches are normalised with the statistics
+        # of the whole global batch (synchronised batch normalisation), as one process would.
+        self.sync: Any = None
 
     def _build(self, input_dim: int, rng: np.random.Generator) -> int:
         def make(key: str) -> np.ndarray:
@@ -75,7 +78,10 @@ class BatchNormalization(Layer):
         return self.params["gamma"] if self.scale else 1.0
 
     def forward(self, X: np.ndarray, training: bool) -> np.ndarray:
-        if training:
+        if training and self.sync is not None:
+            mean, centred, var = self._global_moments(X)
+            self._update_moving(mean, var)
+        elif training:
             mean = X.mean(axis=0)
             centred = X - mean
             var = np.mean(centred * centred, axis=0)
@@ -112,10 +118,28 @@ class BatchNormalization(Layer):
             dX = dx_hat * -signed_inv_std
             return dX
         n = dY.shape[0]
+        total, projected = dx_hat.sum(axis=0), np.sum(dx_hat * x_hat, axis=0)
+        if self.sync is not None:  # the batch is every rank's rows: so are its sums
+            sums = np.concatenate([total, projected, [n]]).astype(np.float64)
+            self.sync.allreduce(sums)
+            k = len(total)
+            total, projected, n = sums[:k].astype(self.dtype), sums[k : 2 * k].astype(self.dtype), int(sums[-1])
         # d/dx of (x - mean) / std through the batch mean and variance.
-        inner = n * dx_hat - dx_hat.sum(axis=0) - x_hat * np.sum(dx_hat * x_hat, axis=0)
+        inner = n * dx_hat - total - x_hat * projected
         dX = inner * (signed_inv_std / n)
         return dX
+
+    def _global_moments(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean and (biased) variance over every rank's rows: two small sums, in float64."""
+        assert self.sync is not None
+        sums = np.append(X.sum(axis=0, dtype=np.float64), X.shape[0])
+        self.sync.allreduce(sums)
+        mean = (sums[:-1] / sums[-1]).astype(self.dtype)
+        centred = X - mean
+        squares = np.sum(centred * centred, axis=0, dtype=np.float64)
+        self.sync.allreduce(squares)
+        var = (squares / sums[-1]).astype(self.dtype)
+        return mean, centred, var
 
     def get_config(self) -> dict[str, Any]:
         return {

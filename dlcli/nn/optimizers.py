@@ -35,18 +35,23 @@ Kernel = Callable[..., None]
 
 
 def _tiled_base(arrays: list[np.ndarray]) -> np.ndarray | None:
-    """The 1-D buffer that ``arrays`` tile in order without gaps, or ``None``."""
+    """The 1-D buffer that ``arrays`` tile in order without gaps from its start, or ``None``.
+
+    The buffer may go on past the arrays (the model's gradients are followed by status slots):
+    then its leading part is returned.
+    """
     base = arrays[0].base if arrays else None
     if base is None or base.ndim != 1 or not base.flags.c_contiguous:
         return None
-    if sum(a.size for a in arrays) != base.size:
+    total = sum(a.size for a in arrays)
+    if total > base.size:
         return None
     address, itemsize = base.ctypes.data, base.itemsize
     for a in arrays:
         if a.base is not base or not a.flags.c_contiguous or a.ctypes.data != address:
             return None
         address += a.size * itemsize
-    return base
+    return base if total == base.size else base[:total]
 
 
 def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:

@@ -30,7 +30,7 @@ from dlcli.errors import ConfigError, DataError, NonFiniteLossError, setting
 from dlcli.nn.optimizers import clip_by_global_norm
 from dlcli.nn.tasks import get_task
 
-from . import evaluation
+from . import distributed, evaluation
 from .early_stopping import EarlyStopping
 from .interrupts import DeferredInterrupt
 from .record import EpochRecord
@@ -46,7 +46,7 @@ NON_FINITE_HINT = (
 GradHook = Callable[[list[np.ndarray]], None]
 
 
-class Trainer(TrainerState):
+class Trainer(TrainerState, distributed.ParallelSteps):
     """Mini-batch training of a built ``dlcli.nn.Sequential``.
 
     Parameters
@@ -73,6 +73,12 @@ class Trainer(TrainerState):
     unscale : callable, optional
         Regression only: maps targets and outputs ``(n, k)`` back to the user's units before
         the metrics (e.g. undoing target standardisation); losses stay in training units.
+    group : process group, optional
+        Data-parallel training (:mod:`.distributed`): this trainer is one of ``group.size``
+        ranks, each built alike; :meth:`fit` takes the whole sources and trains on this
+        rank's shard of every batch, evaluates its shard of the rows, and sums across ranks.
+    mask_seed : int
+        Data-parallel only: Dropout masks come from ``(mask_seed, rank, step)``.
     """
 
     def __init__(
@@ -90,6 +96,8 @@ class Trainer(TrainerState):
         grad_hook: GradHook | None = None,
         train_metrics: bool = True,
         unscale: Callable[[np.ndarray], np.ndarray] | None = None,
+        group: distributed.Group | None = None,
+        mask_seed: int = 0,
     ) -> None:
         if int(epochs) <= 0:
             raise ConfigError(f"epochs must be > 0, got {epochs}.")
@@ -105,6 +113,11 @@ class Trainer(TrainerState):
         self.grad_hook = grad_hook
         self.train_metrics = bool(train_metrics)
         self.unscale = unscale
+        self.group = group if group is not None and group.size > 1 else None
+        self.mask_seed = int(mask_seed)
+        self._stop_all = False  # data-parallel: a Ctrl-C pending on some rank, agreed at the last step
+        self._n_global = 0  # data-parallel: training rows over all ranks
+        self._random_layers: list[Any] = []
         self.history: list[dict[str, Any]] = []
         self._interrupt = DeferredInterrupt()
         self._snapshot: tuple[list[np.ndarray], dict[str, Any]] | None = None
@@ -146,6 +159,11 @@ class Trainer(TrainerState):
             self._check_source(val, "validation")
         self._check_resume_data(train)
         self._check_monitor(val is not None)
+        if self.group is not None:
+            self._n_global = train.n_rows
+            train = train.shard(self.group.rank, self.group.size)
+            val = None if val is None else val.shard(self.group.rank, self.group.size)
+        distributed.synchronise_layers(self.model, self.group)
         self._adopt_rng()
         params, grads = self.model.parameters(), self.model.gradients()
         # Deferral spans the yields too: a Ctrl-C while the caller handles a record (writing
@@ -158,8 +176,8 @@ class Trainer(TrainerState):
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     record = self._run_epoch(train, val, params, grads)
                 yield record
-                self._interrupt.raise_if_pending()
-            self._interrupt.raise_if_pending()
+                self._raise_if_interrupted(agree=True)
+            self._raise_if_interrupted(agree=True)
 
     def _run_epoch(
         self, train: BatchSource, val: BatchSource | None, params: list[np.ndarray], grads: list[np.ndarray]
@@ -169,18 +187,24 @@ class Trainer(TrainerState):
         self._take_snapshot()  # before the shuffle, so a rollback redraws the same order
         epoch = self._epoch_order(train)
         n_batches = len(epoch)
+        batches: Any = epoch.batches(self._batch)
+        if self.group is not None:
+            batches = distributed.Guarded(batches, self.model.input_dim, self.model.dtype)
         t0 = time.perf_counter()
-        for b, (Xb, yb) in enumerate(epoch.batches(self._batch), start=self._batch):
+        for b, (Xb, yb) in enumerate(batches, start=self._batch):
             try:
-                loss = self._train_step(Xb, yb, params, grads, b, n_batches)
+                if self.group is None:
+                    loss, rows = self._train_step(Xb, yb, params, grads, b, n_batches), len(Xb)
+                else:
+                    loss, rows = self._parallel_step(Xb, yb, batches.failure, params, grads, b, n_batches)
             except KeyboardInterrupt:  # raised inside a step (no deferral): back to a clean point
                 self._rollback()
                 raise
-            self._loss_sum += loss * len(Xb)
-            self._samples += len(Xb)
+            self._loss_sum += loss * rows
+            self._samples += rows
             self._batch = b + 1
             self._train_seconds += time.perf_counter() - t0
-            self._interrupt.raise_if_pending()
+            self._raise_if_interrupted()
             t0 = time.perf_counter()
         try:
             record = self._end_epoch(train, val, params)
@@ -218,6 +242,11 @@ class Trainer(TrainerState):
             self._fail(f"The loss became {loss}", batch, n_batches)
         if self.grad_hook is not None:
             self.grad_hook(grads)
+        self._update(params, grads, batch, n_batches)
+        return loss
+
+    def _update(self, params: list[np.ndarray], grads: list[np.ndarray], batch: int, n_batches: int) -> None:
+        """Clip (if configured) and take the optimizer step with the schedule's rate."""
         if self.clip_norm is not None:
             norm = clip_by_global_norm(grads, self.clip_norm)
             if not math.isfinite(norm):
@@ -226,7 +255,6 @@ class Trainer(TrainerState):
         self.optimizer.step(params, grads, lr)
         self._step += 1
         self._last_lr = lr
-        return loss
 
     def _end_epoch(self, train: BatchSource, val: BatchSource | None, params: list[np.ndarray]) -> EpochRecord:
         """Evaluate and judge the epoch; mutates only early-stopping and schedule state."""
@@ -277,10 +305,10 @@ class Trainer(TrainerState):
         self.schedule.on_epoch_end(float(value))
 
     def _loss(self, source: BatchSource) -> float:
-        return evaluation.mean_loss(self.model, source)
+        return evaluation.mean_loss(self.model, source, self.group)
 
     def _metrics(self, source: BatchSource) -> dict[str, float]:
-        return evaluation.epoch_metrics(self.model, source, self.task, self.unscale)
+        return evaluation.epoch_metrics(self.model, source, self.task, self.unscale, self.group)
 
     # --- failures and rollback ------------------------------------------------------------
     def _take_snapshot(self) -> None:
@@ -298,13 +326,15 @@ class Trainer(TrainerState):
     def _fail(self, what: str, batch: int, n_batches: int) -> None:
         epoch, step = self._epoch + 1, self._step + 1
         self._rollback()
-        raise NonFiniteLossError(
+        error = NonFiniteLossError(
             f"{what} at epoch {epoch}, batch {batch + 1} of {n_batches} (step {step}). "
             f"Training stopped; the last good weights were kept: {self._describe_position()}.",
             NON_FINITE_HINT,
             epoch=epoch,
             step=step,
         )
+        error.agreed = self.group is not None  # decided on reduced values, by every rank alike
+        raise error
 
     def _describe_position(self) -> str:
         if self._batch:
@@ -345,7 +375,12 @@ class Trainer(TrainerState):
 
     def _adopt_rng(self) -> None:
         """Point random layers (Dropout) at the trainer's generator, so that one generator
-        state, saved in the trainer state, covers all training randomness."""
-        for layer in self.model.layers:
-            if hasattr(layer, "rng"):
+        state, saved in the trainer state, covers all training randomness.
+
+        Data-parallel, the trainer's generator draws only the batch order (the same on every
+        rank); each step gives the layers a generator of the rank's own (see _parallel_step).
+        """
+        self._random_layers = [layer for layer in self.model.layers if hasattr(layer, "rng")]
+        if self.group is None:
+            for layer in self._random_layers:
                 layer.rng = self.rng

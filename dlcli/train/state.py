@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.errors import ConfigError
+from dlcli.errors import ConfigError, setting
 
 from .early_stopping import EarlyStopping
 
@@ -41,6 +41,12 @@ class TrainerState:
     _train_seconds: float
     _last_lr: float
     _finished: bool
+    group: Any
+
+    @property
+    def world_size(self) -> int:
+        """Ranks training together (1 for one process): a checkpoint resumes with the same number."""
+        return 1 if self.group is None else int(self.group.size)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything resume needs except the model weights (saved by model_io).
@@ -64,6 +70,7 @@ class TrainerState:
             "epoch_train_seconds": self._train_seconds,
             "last_lr": self._last_lr,
             "finished": self._finished,
+            "world": self.world_size,
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "early_stopping": None if stopping is None else stopping.state_dict(),
@@ -74,6 +81,15 @@ class TrainerState:
         """Continue from :meth:`state_dict` output (set the model weights separately)."""
         if int(d.get("format", -1)) != STATE_FORMAT:
             raise ConfigError(f"Unsupported trainer state format {d.get('format')!r}; expected {STATE_FORMAT}.")
+        saved_world = int(d.get("world", 1))
+        if saved_world != self.world_size:
+            launch = f"mpiexec -n {saved_world} " if saved_world > 1 else ""
+            raise ConfigError(
+                f"The checkpoint was written by a run on {_ranks(saved_world)}; "
+                f"this run has {_ranks(self.world_size)}.",
+                hint=f"Resume it on {_ranks(saved_world)} ({launch}dlcli train --resume …), "
+                f"or start a new run with {setting('init_from')} to continue from its weights.",
+            )
         if int(d["batch"]) and int(d["batch_size"]) != self.batch_size:
             raise ConfigError(
                 f"The checkpoint stopped mid-epoch with batch_size {d['batch_size']}, "
@@ -99,3 +115,7 @@ class TrainerState:
         if self.early_stopping is not None and d.get("early_stopping") is not None:
             self.early_stopping.load_state_dict(d["early_stopping"])
         self.history = [dict(row) for row in d["history"]]
+
+
+def _ranks(n: int) -> str:
+    return "one process" if n == 1 else f"{n} MPI ranks"

@@ -96,6 +96,7 @@ def build_trainer(
     schema: Schema,
     has_validation: bool = True,
     epochs: int | None = None,
+    group: Any = None,
 ) -> Any:
     """The trainer; ``epochs`` overrides the config (the refit runs a fixed number, no stopping)."""
     from dlcli.train import EarlyStopping, Trainer
@@ -123,6 +124,8 @@ def build_trainer(
         early_stopping=early,
         clip_norm=t.clip_norm or None,
         unscale=schema.unscale if schema.target_scaled else None,
+        group=group,
+        mask_seed=t.seed,
     )
 
 

@@ -9,7 +9,6 @@ what Ctrl-C means.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,16 +19,19 @@ from typing import Any
 import numpy as np
 
 from dlcli import __version__
-from dlcli.config import Config, load_config, parse_size, to_toml
-from dlcli.data.prepare import TrainingData, input_moments, prepare_training_data
+from dlcli.config import Config, load_config, to_toml
+from dlcli.data.prepare import TrainingData, input_moments
 from dlcli.errors import ConfigError, NonFiniteLossError, RemoteError, setting
+from dlcli.parallel import Solo, World, agreed, on_root, shared
 from dlcli.train import EpochRecord, run_callbacks
 
 from .builders import build_model, build_optimizer, build_schedule, build_trainer, folded_target_scaling, output_loss
 from .callbacks import BestModel, HistoryFile, LastGoodCheckpoint, PeriodicCheckpoint, RunCallback, UploadCheckpoints
 from .checkpoints import flatten_config, load_checkpoint, warm_start, weights_by_layer
+from .distributed import AgreedEpoch
 from .remotes import sync_options
 from .rundir import RunDirectory
+from .trainingdata import read_training_data
 
 EVAL_CHUNK_ROWS = 65536
 
@@ -61,23 +63,34 @@ class TrainResult:
 
 
 def prepare_training(
-    cfg: Config, *, resume: Path | None = None, init_from: Path | None = None, force: bool = False
+    cfg: Config,
+    *,
+    resume: Path | None = None,
+    init_from: Path | None = None,
+    force: bool = False,
+    world: World | None = None,
 ) -> TrainingRun:
-    """Everything a run needs, ready to iterate. ``resume`` continues a checkpoint exactly."""
+    """Everything a run needs, ready to iterate. ``resume`` continues a checkpoint exactly.
+
+    ``world``: this process is one rank of a data-parallel job (see docs/distributed.md):
+    every rank calls this alike; rank 0 alone writes the run directory.
+    """
+    world = world or Solo()
     checkpoint = None
     if resume is not None:
-        checkpoint = load_checkpoint(resume)
+        checkpoint = agreed(world, lambda: load_checkpoint(resume))
         cfg = load_config(None, flatten_config(checkpoint.metadata["config"]), environ={})
     seeds = np.random.SeedSequence(cfg.train.seed).spawn(3)  # split, initialisation, training
-    data = read_training_data(cfg, np.random.default_rng(seeds[0]))
+    data = read_training_data(cfg, seeds[0], world)
     if checkpoint is not None and checkpoint.metadata.get("data_sha256") not in (None, data.sha256):
         raise ConfigError(
             f"The training data '{cfg.data.path}' changed since the checkpoint {resume} was written.",
             hint=f"Resume needs the same data; start a new run with {setting('init_from')} to warm-start instead.",
         )
-    model = build_model(cfg, data.schema, input_moments(data.train), np.random.default_rng(seeds[1]))
+    moments = shared(world, lambda: input_moments(data.train))  # fitted once, the same on every rank
+    model = build_model(cfg, data.schema, moments, np.random.default_rng(seeds[1]))
     if init_from is not None:
-        warm_start(model, init_from, data.schema)
+        agreed(world, lambda: warm_start(model, init_from, data.schema))
     trainer = build_trainer(
         cfg,
         model,
@@ -86,15 +99,22 @@ def prepare_training(
         np.random.default_rng(seeds[2]),
         data.schema,
         has_validation=data.val is not None,
+        group=world,
     )
     if checkpoint is not None:
         model.set_weights(weights_by_layer(checkpoint.model))
-        trainer.load_state_dict(checkpoint.training_state)
-        run_dir = RunDirectory.existing(Path(resume).resolve().parent.parent)  # type: ignore[arg-type]
+        agreed(world, lambda: trainer.load_state_dict(checkpoint.training_state))
+        run_dir = RunDirectory(Path(resume).resolve().parent.parent)  # type: ignore[arg-type]
+        on_root(world, lambda: RunDirectory.existing(run_dir.path))
     else:
-        run_dir = RunDirectory.create(cfg, force)
-        run_dir.write_config(to_toml(cfg))
-    return TrainingRun(cfg, data, model, trainer, run_dir, seeds)
+        run_dir = RunDirectory(Path(world.bcast(str(on_root(world, lambda: _new_run_dir(cfg, force))))))
+    return TrainingRun(cfg, data, model, trainer, run_dir, seeds, world)
+
+
+def _new_run_dir(cfg: Config, force: bool) -> Path:
+    run_dir = RunDirectory.create(cfg, force)
+    run_dir.write_config(to_toml(cfg))
+    return run_dir.path
 
 
 class TrainingRun:
@@ -108,25 +128,34 @@ class TrainingRun:
         trainer: Any,
         run_dir: RunDirectory,
         seeds: list[np.random.SeedSequence],
+        world: World | None = None,
     ) -> None:
         self.cfg, self.data, self.model, self.trainer, self.dir = cfg, data, model, trainer, run_dir
         self._seeds = seeds
+        self.world = world or Solo()
+        self.is_root = self.world.rank == 0  # the rank that writes files and uploads
         self._selected_checkpoint: Path | None = None  # set while refitting
         self.start_epoch = len(self.history)
         self.total_epochs = cfg.train.epochs
         self._started = time.perf_counter()
-        self._uploader = _uploader(cfg, self.push_destination)
+        self._uploader = _uploader(cfg, self.push_destination) if self.is_root else None
         self.callbacks = self._compose_callbacks()
 
     def _compose_callbacks(self) -> list[RunCallback]:
-        """What each epoch writes: history, the best model, periodic checkpoints, uploads."""
+        """What each epoch writes: history, the best model, periodic checkpoints, uploads.
+
+        Only rank 0 writes; with several ranks, each epoch's callbacks end in an agreement, so
+        a failure there (a full disk) ends every rank instead of leaving them waiting.
+        """
+        if not self.is_root:
+            return [AgreedEpoch(self.world, [])]
         callbacks: list[RunCallback] = [HistoryFile(self.dir), BestModel(self, self.dir.model_path)]
         if self.cfg.train.checkpoint_every:
             callbacks.append(PeriodicCheckpoint(self, self.dir, self.cfg.train.checkpoint_every))
         callbacks.append(LastGoodCheckpoint(self, self.dir))
         if self._uploader is not None:
             callbacks.append(UploadCheckpoints(self._uploader))
-        return callbacks
+        return [AgreedEpoch(self.world, callbacks)] if self.world.size > 1 else callbacks
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -172,11 +201,14 @@ class TrainingRun:
         """A checkpoint of the state at the last completed batch, for ``--resume``.
 
         During the refit the selection run is complete: its final checkpoint resumes into a
-        fresh refit, so that one is returned.
+        fresh refit, so that one is returned. With several ranks, rank 0 writes it (every
+        rank stopped at the same batch, with the same state) and the others wait for it.
         """
         if self._selected_checkpoint is not None:
             return self._selected_checkpoint
-        return self.save_checkpoint(self.dir.checkpoint_path(None, "interrupted"))
+        path = self.dir.checkpoint_path(None, "interrupted")
+        on_root(self.world, lambda: self.save_checkpoint(path))
+        return path
 
     def finish(self) -> TrainResult:
         """Evaluate the selected model, refit on all rows if configured, save, and report."""
@@ -189,11 +221,10 @@ class TrainingRun:
             metrics = evaluate_chunks(predictor, self.data.val.chunks(EVAL_CHUNK_ROWS)).metrics
         best = self.best_epoch()
         refit = self._refit(best) if self.cfg.train.refit and self.data.val is not None and best else None
-        self.save_model(self.dir.model_path, metrics=metrics, best_epoch=best, refit=refit)
-        self.dir.write_metrics(metrics)
+        on_root(self.world, lambda: self._write_final(metrics, best, refit))
         seconds = sum(h["seconds"] for h in self.history)
         samples = sum(h["seconds"] * h["samples_per_second"] for h in self.history)
-        pushed = self._finish_push()
+        pushed = on_root(self.world, self._finish_push) or []
         return TrainResult(
             str(self.dir.model_path),
             str(self.dir.path),
@@ -206,13 +237,18 @@ class TrainingRun:
             pushed,
         )
 
+    def _write_final(self, metrics: dict[str, float], best: int, refit: dict[str, Any] | None) -> None:
+        self.save_model(self.dir.model_path, metrics=metrics, best_epoch=best, refit=refit)
+        self.dir.write_metrics(metrics)
+
     def _refit(self, epochs: int) -> dict[str, Any]:
         """Retrain from the same initialisation on training + validation rows for ``epochs`` epochs."""
-        self._selected_checkpoint = self.save_checkpoint(self.dir.checkpoint_path(None, "selected"))
+        selected = self.dir.checkpoint_path(None, "selected")
+        on_root(self.world, lambda: self.save_checkpoint(selected))
+        self._selected_checkpoint = selected
         everything = self.data.everything
-        model = build_model(
-            self.cfg, self.data.schema, input_moments(everything), np.random.default_rng(self._seeds[1])
-        )
+        moments = shared(self.world, lambda: input_moments(everything))
+        model = build_model(self.cfg, self.data.schema, moments, np.random.default_rng(self._seeds[1]))
         trainer = build_trainer(
             self.cfg,
             model,
@@ -221,6 +257,7 @@ class TrainingRun:
             np.random.default_rng(self._seeds[2]),
             self.data.schema,
             epochs=epochs,
+            group=self.world,
         )
         try:
             for _ in trainer.fit(everything):
@@ -288,52 +325,6 @@ class TrainingRun:
                 f"{self.dir.path} {destination}",
             )
         return [destination]
-
-
-def read_training_data(cfg: Config, rng: np.random.Generator) -> TrainingData:
-    """Read ``data.path`` (an ``s3://`` URL through the cache), split it and fit the schema."""
-    if not cfg.data.path:
-        raise ConfigError(
-            "No training data given.",
-            hint=f"Pass {setting('data.path', 'FILE')} {setting('data.target', 'COLUMN')}, or run 'dlcli init'.",
-        )
-    path: str | Path = cfg.data.path
-    options = sync_options(cfg)
-    if str(path).startswith("s3://"):
-        from dlcli.remote import fetch
-
-        path = fetch(str(path), options)
-    from dlcli.remote.settings import cache_dir
-
-    return prepare_training_data(
-        path,
-        cfg.data.target,
-        task=cfg.data.task,
-        val_split=cfg.data.val_split,
-        rng=rng,
-        cache_dir=cache_dir(options),
-        memory_limit=memory_budget(cfg.data.memory_limit),
-        features=cfg.data.features or None,
-        ignore=cfg.data.ignore or None,
-        delimiter=cfg.data.delimiter,
-        dtype=cfg.model.dtype,
-    )
-
-
-def memory_budget(limit: str) -> int:
-    """Bytes for the encoded training inputs: ``data.memory_limit``, or half of the memory
-    this process may use (the cgroup limit in a container, else the machine's RAM)."""
-    size = parse_size(limit)
-    if size is not None:
-        return size
-    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    try:
-        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if text.isdigit():
-            physical = min(physical, int(text))
-    except OSError:
-        pass
-    return physical // 2
 
 
 def _uploader(cfg: Config, destination: str | None) -> Any:

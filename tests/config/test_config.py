@@ -143,7 +143,7 @@ def test_sizes_parse_with_decimal_and_binary_units() -> None:
 def test_the_automatic_memory_budget_is_half_of_what_the_process_may_use() -> None:
     import os
 
-    from dlcli.workflows.training import memory_budget
+    from dlcli.workflows.trainingdata import memory_budget
 
     physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     assert 0 < memory_budget("auto") <= physical // 2

@@ -143,30 +143,12 @@ def prepare_training_data(
 
 
 def fit_training_schema(
-    path: str | Path,
-    target: str,
-    *,
-    task: str,
-    val_split: float,
-    rng: np.random.Generator,
-    cache_dir: Path,
-    features: list[str] | None = None,
-    ignore: list[str] | None = None,
-    delimiter: str = ",",
-    dtype: str = "float32",
+    path: str | Path, target: str, *, task: str, val_split: float, rng: np.random.Generator, **reading: Any
 ) -> Schema:
     """The schema :func:`prepare_training_data` would fit with the same arguments (and an
-    identically seeded ``rng``), without encoding anything."""
-    store = open_store(
-        path,
-        target,
-        sha256=file_sha256(path),
-        cache_dir=cache_dir,
-        features=features,
-        ignore=ignore,
-        delimiter=delimiter,
-        dtype=dtype,
-    )
+    identically seeded ``rng``), without encoding anything. ``reading``: :func:`open_store`'s
+    keywords (``cache_dir``, ``features``, ``ignore``, ``delimiter``, ``dtype``)."""
+    store = open_store(path, target, sha256=file_sha256(path), **reading)
     raw_target = store.target()
     assert raw_target is not None
     return _fit(store, raw_target, task, val_split, rng, None)[2]

@@ -24,13 +24,27 @@ def eval_command(
     Classification: accuracy, macro precision/recall/F1, log-loss and the confusion matrix.
     Regression: MSE, RMSE, MAE and R², in the target's original units.
 
+    Under mpiexec the rows are split across the ranks and their metric sums merged; rank 0 prints
+    (docs/distributed.md).
+
     Example: dlcli eval runs/iris/model.h5 samples/iris/iris.csv --json
     """
-    from dlcli.workflows.inference import evaluate, load_predictor
+    from dlcli.parallel import agreed, current
 
-    options = remote_options(model, data, endpoint_url=endpoint_url, profile=profile)
-    predictor = load_predictor(model, remote_options=options)
-    result = evaluate(predictor, data, remote_options=options)
+    world = current()
+    if world.size > 1:
+        from dlcli.workflows.parallel_inference import evaluate_ranks
+
+        opts = agreed(world, lambda: remote_options(model, data, endpoint_url=endpoint_url, profile=profile))
+        result = evaluate_ranks(world, model, data, remote_options=opts)
+        if world.rank != 0:
+            return
+    else:
+        from dlcli.workflows.inference import evaluate, load_predictor
+
+        options = remote_options(model, data, endpoint_url=endpoint_url, profile=profile)
+        predictor = load_predictor(model, remote_options=options)
+        result = evaluate(predictor, data, remote_options=options)
     if json_:
         render.emit_json(result.to_json())
         return

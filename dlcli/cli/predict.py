@@ -49,8 +49,20 @@ def predict(
     goes: labels in the original class names, regression values in original units. The target
     column may be present or absent.
 
+    Under mpiexec the rows are split across the ranks and one output is written, in input order
+    (docs/distributed.md).
+
     Example: dlcli predict runs/iris/model.h5 samples/iris/iris.csv --proba --format jsonl
     """
+    from dlcli.parallel import agreed, current
+
+    world = current()
+    if world.size > 1:
+        from dlcli.workflows.parallel_inference import predict_ranks
+
+        opts = agreed(world, lambda: remote_options(model, data, endpoint_url=endpoint_url, profile=profile))
+        predict_ranks(world, model, data, output, format_, proba=proba, chunk_rows=chunk_rows, remote_options=opts)
+        return
     from dlcli.workflows.inference import load_predictor, predict_to, stdin_is_pipe
 
     if data is None:

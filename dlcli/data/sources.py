@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.arrays import open_arrays
-from dlcli.data.columns import Target, blocks
+from dlcli.data.columns import Block, Target, blocks
 from dlcli.data.encode import Encoder, arrow_block, feature_types
 from dlcli.data.formats import data_format, is_table
 from dlcli.data.schema import Schema
@@ -92,6 +92,16 @@ def _chunks(
         finally:
             store.close()
         return
+    for block, y in table_blocks(path, schema, labelled, chunk_rows, delimiter, parallel):
+        yield encoder.encode(block), y
+
+
+def table_blocks(
+    path: str | Path, schema: Schema, labelled: bool, chunk_rows: int, delimiter: str = ",", parallel: bool = False
+) -> Iterator[tuple[Block, np.ndarray | None]]:
+    """A table's rows as blocks of the schema's columns (codes index its categories), with the
+    encoded targets when ``labelled``: what :func:`iter_inputs` encodes, and what a
+    data-parallel ``predict``/``eval`` stores once for the ranks to read by row range."""
     reader = TableReader(path, delimiter)
     types = feature_types(schema, reader.names, reader.source)
     columns = list(types)
@@ -106,14 +116,14 @@ def _chunks(
     offset = 0
     try:
         for batch in reader.batches(columns, types, rows=chunk_rows, parallel=parallel and can_parallelize(path)):
-            X = encoder.encode(arrow_block(batch, schema, reader, offset))
+            block = arrow_block(batch, schema, reader, offset)
             y = (
                 schema.encode_target(arrow_target(batch.column(schema.target), schema.target), reader.source)
                 if labelled
                 else None
             )
             offset += batch.num_rows
-            yield X, y
+            yield block, y
     except TypeConflict as conflict:
         raise _not_numeric(reader, conflict.column, delimiter) from None
 
@@ -161,4 +171,12 @@ def stdin_is_pipe() -> bool:
         return False
 
 
-__all__ = ["arrow_target", "can_parallelize", "file_sha256", "iter_inputs", "iter_labelled", "stdin_is_pipe"]
+__all__ = [
+    "arrow_target",
+    "can_parallelize",
+    "file_sha256",
+    "iter_inputs",
+    "iter_labelled",
+    "stdin_is_pipe",
+    "table_blocks",
+]

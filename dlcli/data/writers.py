@@ -21,13 +21,18 @@ from dlcli.errors import DataError
 from dlcli.files import AtomicFile
 
 FORMATS = ("csv", "jsonl", "npy", "parquet")
-_NPY_HEADER_BYTES = 128  # fixed, so the row count can be patched in at the end
+NPY_HEADER_BYTES = 128  # fixed, so the row count can be patched in at the end
 
 
 class PredictionWriter:
-    """Write prediction chunks to ``path`` (``None``: stdout) in ``fmt``."""
+    """Write prediction chunks to ``path`` (``None``: stdout) in ``fmt``.
 
-    def __init__(self, path: Path | None, fmt: str, columns: list[str], labels: list[Any] | None = None) -> None:
+    ``header=False`` leaves out CSV's header line (a part that is appended to another).
+    """
+
+    def __init__(
+        self, path: Path | None, fmt: str, columns: list[str], labels: list[Any] | None = None, *, header: bool = True
+    ) -> None:
         if fmt not in FORMATS:
             raise DataError(f"Unknown output format '{fmt}'. Expected one of: {', '.join(FORMATS)}.")
         self.path, self.fmt, self.columns = path, fmt, columns
@@ -54,9 +59,9 @@ class PredictionWriter:
             self.handle = self._target.open("wb" if binary else "w", newline="" if fmt == "csv" else None)
         if fmt == "csv":
             self._csv = csv.writer(cast(IO[str], self.handle), lineterminator="\n")
-            self._header_due = True  # written with the first rows: a bad first chunk prints nothing
+            self._header_due = header  # written with the first rows: a bad first chunk prints nothing
         elif fmt == "npy":
-            self.handle.write(b"\0" * _NPY_HEADER_BYTES)
+            self.handle.write(b"\0" * NPY_HEADER_BYTES)
 
     def write(self, chunk: np.ndarray) -> None:
         if self.fmt == "csv":
@@ -135,14 +140,18 @@ class PredictionWriter:
 
     def _finish_npy(self) -> None:
         meta = getattr(self, "_npy_meta", np.empty((0,), dtype=np.float64))
-        shape = (self.rows, *meta.shape[1:])
-        header = {"descr": np.lib.format.dtype_to_descr(meta.dtype), "fortran_order": False, "shape": shape}
-        text = repr(header).encode("latin1")
-        prefix = b"\x93NUMPY\x01\x00"
-        pad = _NPY_HEADER_BYTES - len(prefix) - 2 - len(text) - 1
         self.handle.seek(0)
-        self.handle.write(prefix + (_NPY_HEADER_BYTES - 10).to_bytes(2, "little") + text + b" " * pad + b"\n")
+        self.handle.write(npy_header(meta.dtype, (self.rows, *meta.shape[1:])))
         self.handle.seek(0, os.SEEK_END)
+
+
+def npy_header(dtype: np.dtype[Any], shape: tuple[int, ...]) -> bytes:
+    """The fixed-size (:data:`NPY_HEADER_BYTES`) NPY 1.0 header the writer puts first."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    text = repr(header).encode("latin1")
+    prefix = b"\x93NUMPY\x01\x00"
+    pad = NPY_HEADER_BYTES - len(prefix) - 2 - len(text) - 1
+    return prefix + (NPY_HEADER_BYTES - 10).to_bytes(2, "little") + text + b" " * pad + b"\n"
 
 
 def _label_dtype(labels: list[Any]) -> np.dtype[Any]:

@@ -24,15 +24,19 @@ from dlcli.nn.metrics import ClassificationStream, RegressionStream
 __all__ = [
     "EvalResult",
     "Predictor",
+    "eval_result",
     "evaluate",
     "evaluate_chunks",
     "iter_predictions",
     "load_predictor",
     "localize",
+    "metric_stream",
     "output_columns",
+    "output_plan",
     "predict_to",
     "stdin_is_pipe",
     "summarize_model",
+    "update_stream",
 ]
 
 DEFAULT_CHUNK_ROWS = 65536  # rows per chunk: large enough that per-chunk overhead vanishes
@@ -117,17 +121,34 @@ def evaluate(predictor: Predictor, data: str | Path, *, remote_options: Any = No
 def evaluate_chunks(predictor: Predictor, chunks: Iterable[tuple[np.ndarray, np.ndarray]]) -> EvalResult:
     """Metrics over chunks of encoded inputs ``X`` and encoded targets ``y`` (class indices or
     scaled values): the counts exact, the sums in float64, memory one chunk."""
-    schema = predictor.schema
-    stream: ClassificationStream | RegressionStream
-    stream = ClassificationStream(len(schema.classes)) if schema.is_classification else RegressionStream()
+    stream = metric_stream(predictor.schema)
     n = 0
     for X, y in chunks:
-        output = predictor.outputs(X)
-        if isinstance(stream, ClassificationStream):
-            stream.update(y, output.reshape(-1) if schema.task == "binary" else output)
-        else:
-            stream.update(schema.unscale(y).reshape(-1), schema.unscale(output).reshape(-1))
+        update_stream(predictor, stream, X, y)
         n += len(y)
+    return eval_result(predictor.schema, stream, n)
+
+
+MetricStream = ClassificationStream | RegressionStream
+
+
+def metric_stream(schema: Schema) -> MetricStream:
+    """An empty metric accumulator for the model's task."""
+    return ClassificationStream(len(schema.classes)) if schema.is_classification else RegressionStream()
+
+
+def update_stream(predictor: Predictor, stream: MetricStream, X: np.ndarray, y: np.ndarray) -> None:
+    """Add one chunk of encoded inputs and targets to ``stream``."""
+    schema = predictor.schema
+    output = predictor.outputs(X)
+    if isinstance(stream, ClassificationStream):
+        stream.update(y, output.reshape(-1) if schema.task == "binary" else output)
+    else:
+        stream.update(schema.unscale(y).reshape(-1), schema.unscale(output).reshape(-1))
+
+
+def eval_result(schema: Schema, stream: MetricStream, n: int) -> EvalResult:
+    """The metrics of ``n`` rows accumulated in ``stream``."""
     if n == 0:
         raise DataError("There are no rows to evaluate.")
     metrics = stream.result()
@@ -183,6 +204,18 @@ def output_columns(schema: Schema, proba: bool) -> list[str]:
     return [schema.target or "prediction"]
 
 
+def output_plan(
+    predictor: Predictor, output: Path | None, fmt: str | None, proba: bool
+) -> tuple[str, list[Any] | None]:
+    """The output format (``fmt``, else ``output``'s suffix, else CSV) and the class labels
+    that fix a label column's type (``None``: probabilities or values)."""
+    if proba and not predictor.schema.is_classification:
+        raise UsageError(f"{setting('proba')} needs a classification model; this one is a regression model.")
+    fmt = fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "csv")
+    labels = None if proba or not predictor.schema.is_classification else list(predictor.schema.classes)
+    return fmt, labels
+
+
 def predict_to(
     predictor: Predictor,
     data: str | Path,
@@ -198,10 +231,7 @@ def predict_to(
     ``fmt`` defaults to ``output``'s suffix, else CSV. A file appears under its name only when
     complete: an error or Ctrl-C midway leaves nothing behind.
     """
-    if proba and not predictor.schema.is_classification:
-        raise UsageError(f"{setting('proba')} needs a classification model; this one is a regression model.")
-    fmt = fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "csv")
-    labels = None if proba or not predictor.schema.is_classification else list(predictor.schema.classes)
+    fmt, labels = output_plan(predictor, output, fmt, proba)
     # Blocks are parsed in parallel only where a restart is invisible: into a temporary file
     # (an --output file, or NPY's spool), never straight to stdout.
     parallel = output is not None or fmt == "npy"

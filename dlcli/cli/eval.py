@@ -32,17 +32,16 @@ def eval_command(
     from dlcli.parallel import agreed, current
 
     world = current()
+    options = agreed(world, lambda: remote_options(model, data, endpoint_url=endpoint_url, profile=profile))
     if world.size > 1:
         from dlcli.workflows.parallel_inference import evaluate_ranks
 
-        opts = agreed(world, lambda: remote_options(model, data, endpoint_url=endpoint_url, profile=profile))
-        result = evaluate_ranks(world, model, data, remote_options=opts)
+        result = evaluate_ranks(world, model, data, remote_options=options)
         if world.rank != 0:
             return
     else:
         from dlcli.workflows.inference import evaluate, load_predictor
 
-        options = remote_options(model, data, endpoint_url=endpoint_url, profile=profile)
         predictor = load_predictor(model, remote_options=options)
         result = evaluate(predictor, data, remote_options=options)
     if json_:

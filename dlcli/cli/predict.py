@@ -57,11 +57,11 @@ def predict(
     from dlcli.parallel import agreed, current
 
     world = current()
+    options = agreed(world, lambda: remote_options(model, data, endpoint_url=endpoint_url, profile=profile))
     if world.size > 1:
         from dlcli.workflows.parallel_inference import predict_ranks
 
-        opts = agreed(world, lambda: remote_options(model, data, endpoint_url=endpoint_url, profile=profile))
-        predict_ranks(world, model, data, output, format_, proba=proba, chunk_rows=chunk_rows, remote_options=opts)
+        predict_ranks(world, model, data, output, format_, proba=proba, chunk_rows=chunk_rows, remote_options=options)
         return
     from dlcli.workflows.inference import load_predictor, predict_to, stdin_is_pipe
 
@@ -69,6 +69,5 @@ def predict(
         if not stdin_is_pipe():
             raise UsageError("No data to predict on.", hint="Pass a file, or pipe CSV into 'dlcli predict MODEL -'.")
         data = "-"
-    options = remote_options(model, data, endpoint_url=endpoint_url, profile=profile)
     predictor = load_predictor(model, remote_options=options)
     predict_to(predictor, data, output, format_, proba=proba, chunk_rows=chunk_rows, remote_options=options)

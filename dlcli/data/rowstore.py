@@ -57,8 +57,7 @@ def build_row_file(
 def _build(data: str | Path, schema: Schema, dest: Path, labelled: bool, rows: int, dtype: str, parallel: bool) -> int:
     import h5py
 
-    numeric_names = [f.name for f in schema.features if f.kind == "numeric"]
-    code_names = [f.name for f in schema.features if f.kind != "numeric"]
+    numeric_names, code_names = _column_names(schema)
     row_bytes = max(1, len(numeric_names) * np.dtype(dtype).itemsize + len(code_names) * 4)
     chunk = max(256, CHUNK_BYTES // row_bytes)
     with h5py.File(dest, "w", rdcc_nbytes=4 * CHUNK_BYTES) as out:
@@ -83,8 +82,14 @@ def _build(data: str | Path, schema: Schema, dest: Path, labelled: bool, rows: i
                 dataset.resize(n + m, axis=0)
                 dataset[n : n + m] = parts[name]
             n += m
-        out.attrs.update(rows=n, numeric_names=numeric_names, code_names=code_names)
+        out.attrs["rows"] = n
     return n
+
+
+def _column_names(schema: Schema) -> tuple[list[str], list[str]]:
+    """The schema's numeric and categorical feature names: the row file's two datasets' columns."""
+    numeric = [f.name for f in schema.features if f.kind == "numeric"]
+    return numeric, [f.name for f in schema.features if f.kind != "numeric"]
 
 
 class RowFile:
@@ -95,8 +100,7 @@ class RowFile:
 
         self._file = h5py.File(path, "r", rdcc_nbytes=4 * CHUNK_BYTES)
         self.n_rows = int(self._file.attrs["rows"])
-        self._numeric_names = [f.name for f in schema.features if f.kind == "numeric"]
-        self._code_names = [f.name for f in schema.features if f.kind != "numeric"]
+        self._numeric_names, self._code_names = _column_names(schema)
         self._encoder = Encoder(schema, dtype)
 
     def encoded(self, start: int, stop: int, rows: int) -> Iterator[Encoded]:

@@ -218,11 +218,8 @@ def _join(parts: list[Path], fmt: str, out: IO[bytes]) -> None:
 
 def _join_npy(parts: list[Path], out: IO[bytes]) -> None:
     headers = [_npy_shape(part) for part in parts]
-    filled = [(dtype, shape) for dtype, shape in headers if shape[0]] or headers[:1]
-    dtype, shape = filled[0]
-    for other, other_shape in filled[1:]:
-        if other != dtype or other_shape[1:] != shape[1:]:  # pragma: no cover - one schema, one dtype
-            raise DataError(f"The ranks' predictions differ in type ({dtype}, {other}).")
+    # An empty part has no rows to fix its dtype; any filled one has the model's (they agree).
+    dtype, shape = next(((d, s) for d, s in headers if s[0]), headers[0])
     out.write(npy_header(dtype, (sum(s[0] for _, s in headers), *shape[1:])))
     for part in parts:
         with part.open("rb") as handle:

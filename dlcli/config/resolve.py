@@ -8,6 +8,7 @@ dataclasses.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -68,9 +69,16 @@ def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]
             f"{mention('data.target', 'COLUMN')}.",
         )
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: editors on Windows save a byte-order mark, which TOML readers must skip.
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file '{path}' is not valid TOML: {exc}.") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively; no config nests deeply.
+        raise ConfigError(
+            f"Config file '{path}' nests arrays or tables too deeply to be a dlcli config.",
+            hint="dlcli settings are flat: [section] tables of key = value.",
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"Config file '{path}' is not UTF-8 text.") from None
     schema = settings()
@@ -165,7 +173,7 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     if get_origin(annotation) is list:
         (item_type,) = get_args(annotation)
         if isinstance(value, str):
-            value = [v for v in (p.strip() for p in value.split(",")) if v]
+            value = _split_list(key, value)
         if not isinstance(value, list):
             raise ConfigError(f"{key} must be a list, got {value!r}.")
         return [_coerce(key, v, item_type) for v in value]
@@ -179,7 +187,10 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
         if annotation is float:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ConfigError(f"{key} must be a finite number, got {value!r}.", hint=_example(key))
+            return number
         if annotation is str:
             if not isinstance(value, str):
                 raise ValueError
@@ -190,6 +201,22 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
         raise TypeError(f"unsupported config type {annotation}")  # a schema bug, not user input
     kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[annotation]
     raise ConfigError(f"{key} must be {kind}, got {value!r}.")
+
+
+def _split_list(key: str, text: str) -> list[str]:
+    """``"64,32"`` → ``["64", "32"]``; ``""`` is the empty list, and an empty item is a typo."""
+    if not text.strip():
+        return []
+    items = [item.strip() for item in text.split(",")]
+    if "" in items:
+        raise ConfigError(f"{key} has an empty item in '{text}'.", hint=_example(key))
+    return items
+
+
+def _example(key: str) -> str:
+    default = settings()[key].default
+    text = ",".join(map(str, default)) or "a,b" if isinstance(default, list) else str(default)
+    return f"For example: {mention(key, text)}"
 
 
 def _to_bool(value: Any) -> bool:
@@ -211,6 +238,16 @@ def validate(spec: Setting, value: Any) -> Any:
         raise ConfigError(
             f"{spec.key} must list positive layer widths, got {value}.",
             hint=f"For example: {mention(spec.key, '64,32')}",
+        )
+    if spec.unique and len(set(value)) < len(value):
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        raise ConfigError(
+            f"{spec.key} lists {', '.join(map(repr, repeated))} more than once.", hint="Name each column once."
+        )
+    if spec.single_char and (len(value) != 1 or value in "\r\n\"'"):
+        raise ConfigError(
+            f"{spec.key} must be one character other than a line break or a quote, got {value!r}.",
+            hint=f'For example: {mention(spec.key, ";")}, or a tab written "\\t" in dlcli.toml',
         )
     if spec.size:
         try:

@@ -31,6 +31,8 @@ class Setting:
     low_open: bool = False
     high_open: bool = False
     item_low: int | None = None
+    unique: bool = False  # a list whose items must not repeat
+    single_char: bool = False  # one character, not a line break or a quote (CSV delimiters)
     path: bool = False
     size: bool = False  # a byte size such as "2GiB", "512MB" or "auto"
 
@@ -123,9 +125,11 @@ class DataConfig:
         high=1.0,
         high_open=True,
     )
-    features: list[str] = setting([], "feature columns to use (default: every column but the target and ignore)")
-    ignore: list[str] = setting([], "columns to drop, e.g. identifiers")
-    delimiter: str = setting(",", "CSV field delimiter")
+    features: list[str] = setting(
+        [], "feature columns to use (default: every column but the target and ignore)", unique=True
+    )
+    ignore: list[str] = setting([], "columns to drop, e.g. identifiers", unique=True)
+    delimiter: str = setting(",", "CSV field delimiter: one character, e.g. ';' or a tab", single_char=True)
     memory_limit: str = setting(
         "auto",
         "memory for the encoded training inputs: above it, training streams row blocks from the data cache "

@@ -34,7 +34,13 @@ def open_arrays(path: str | Path, *, need_y: bool, sha256: str = "") -> ArraySto
             )
         X = _load(path, fmt, mmap_mode="r")
         return ArrayStore(_features(X, str(path)), None, str(path), sha256)
-    with _load(path, fmt) as loaded:
+    loaded = _load(path, fmt)
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise DataError(
+            f"'{path}' is a single NPY array, not an NPZ archive of X and y.",
+            hint=f"Rename it to .npy for predict, or {XY_HINT[0].lower()}{XY_HINT[1:]}",
+        )
+    with loaded:
         if "X" not in loaded.files:
             raise DataError(f"'{path}' has no array 'X' (found: {', '.join(loaded.files) or 'none'}).", hint=XY_HINT)
         X = _features(_member(loaded, "X", path), f"{path}:X")
@@ -78,7 +84,11 @@ def _features(X: Any, source: str) -> Any:
     if X.ndim == 1:
         return np.asarray(X).reshape(-1, 1)
     if X.ndim != 2:
-        return np.asarray(X).reshape(len(X), -1)
+        # Flattening silently would hide a mistake (an image stack meant for another tool).
+        raise DataError(
+            f"{source}: expected a 2-D array (n_samples, n_features), got shape {X.shape}.",
+            hint="Flatten each sample first, e.g. X.reshape(len(X), -1), if that is what you mean.",
+        )
     return X
 
 
@@ -90,7 +100,12 @@ def _targets(raw: Any, n: int, source: str) -> np.ndarray | None:
         y = y.astype(str)
     if y.ndim == 0 or len(y) != n:
         raise DataError(f"{source}: X has {n} rows but y has {y.shape[0] if y.ndim else 0}.")
-    return y
+    if y.ndim > 1 and y.shape[1:] != (1,) * (y.ndim - 1):
+        raise DataError(
+            f"{source}: expected one target per row (y of shape ({n},)), got shape {y.shape}.",
+            hint="dlcli predicts one target; for class labels stored one-hot, save y.argmax(axis=1).",
+        )
+    return y.reshape(n) if y.ndim > 1 else y
 
 
 def _open_hdf5(path: str | Path, need_y: bool, sha256: str) -> ArrayStore:

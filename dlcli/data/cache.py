@@ -8,8 +8,9 @@ target, delimiter, dtype, format version), so a changed file or option is a new 
 stale entry is never read. Later runs, epochs and processes read blocks of rows from it.
 
 The entry is written under a temporary name and renamed when complete (``dlcli.files``), so
-a killed build leaves no entry; its temporary file is swept by the next build after
-:data:`STALE_TEMP_SECONDS` without a write, or by ``dlcli cache clear``.
+a killed build leaves no entry; its temporary file is swept by the next build
+(:func:`dlcli.files.sweep_temporary`: at once when its process is gone, else once stale),
+or by ``dlcli cache clear``.
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ from dlcli.data.columns import CATEGORICAL, NUMERIC, Block, Target, select_colum
 from dlcli.data.tables import TableReader, read_settled
 from dlcli.data.values import arrow_kind, codes_column, numeric_column, parse_strings, string_array, string_column
 from dlcli.errors import DataError
-from dlcli.files import atomic_path, is_temporary
+from dlcli.files import atomic_path, sweep_temporary
 
 CACHE_VERSION = 1
 CHUNK_BYTES = 4 << 20  # HDF5 chunk: a few MiB of rows, read whole by a block
 BLOCK_CHUNKS = 4  # chunks per block a reader asks for
-STALE_TEMP_SECONDS = 3600
 
 
 def tables_dir(cache_dir: Path) -> Path:
@@ -76,19 +76,12 @@ def cached_table(
     return CachedTable(final)
 
 
-def sweep_temporary(directory: Path, older_than: float = STALE_TEMP_SECONDS) -> int:
-    """Remove temporary files a killed build left; returns how many."""
-    removed = 0
-    if not directory.is_dir():
-        return 0
-    for entry in directory.iterdir():
-        try:
-            if is_temporary(entry.name) and time.time() - entry.stat().st_mtime > older_than:
-                entry.unlink()
-                removed += 1
-        except OSError:
-            continue  # another process swept it first
-    return removed
+FLOAT64_MAX = float(np.finfo(np.float64).max)
+
+
+class _NulCell(Exception):
+    def __init__(self, value: str) -> None:
+        self.value = value
 
 
 class _Dictionary:
@@ -106,6 +99,8 @@ class _Dictionary:
         for i, value in enumerate(encoded.dictionary.to_pylist()):
             code = self.index.get(value)
             if code is None:
+                if "\x00" in value:  # HDF5 strings cannot hold NUL, and no real category has one
+                    raise _NulCell(value)
                 code = self.index[value] = len(self.values)
                 self.values.append(value)
             remap[i] = code
@@ -155,6 +150,7 @@ def _build(
         dictionaries: dict[str, _Dictionary] = {}
         target_dictionary: _Dictionary | None = None
         rows = 0
+        limit = float(np.finfo(dtype).max)
         for batch in reader.batches([*columns, target], types, parallel=parallel):
             if numeric is None:  # the first batch fixes each column's kind
                 kinds = {name: arrow_kind(batch.column(name)) for name in [*columns, target]}
@@ -172,16 +168,16 @@ def _build(
             m = batch.num_rows
             block = np.empty((m, len(numeric)), dtype=dtype)
             for j, name in enumerate(numeric):
-                values = _finite(reader, name, numeric_column(batch.column(name)), rows)
+                values = _finite(reader, name, numeric_column(batch.column(name)), rows, limit)
                 block[:, j] = values
             codes = np.empty((m, len(categorical)), np.int32)
             for j, name in enumerate(categorical):
-                codes[:, j] = dictionaries[name].codes(string_column(batch.column(name)))
+                codes[:, j] = _codes(reader, name, dictionaries[name], batch.column(name), rows)
             raw_target = batch.column(target)
             if target_dictionary is None:
-                target_values: np.ndarray = _finite(reader, target, numeric_column(raw_target), rows)
+                target_values: np.ndarray = _finite(reader, target, numeric_column(raw_target), rows, FLOAT64_MAX)
             else:
-                target_values = target_dictionary.codes(string_column(raw_target))
+                target_values = _codes(reader, target, target_dictionary, raw_target, rows)
             for ds, part in ((num_ds, block), (code_ds, codes), (target_ds, target_values)):
                 if ds is None:
                     continue
@@ -236,13 +232,31 @@ def _row_bound(reader: TableReader, n_columns: int, max_rows: int | None) -> int
     return max(1, min(bound, max_rows if max_rows is not None else bound))
 
 
-def _finite(reader: TableReader, name: str, values: np.ndarray, offset: int) -> np.ndarray:
-    infinite = np.isinf(values)
-    if infinite.any():
-        row = offset + int(np.flatnonzero(infinite)[0])
+def _codes(reader: TableReader, name: str, dictionary: _Dictionary, column: Any, offset: int) -> np.ndarray:
+    text = string_column(column)
+    try:
+        return dictionary.codes(text)
+    except _NulCell as cell:
+        import pyarrow.compute as pc
+
+        row = offset + int(pc.index(text, cell.value).as_py())
         raise DataError(
-            f"{reader.source}, {reader.line_of(row)}: column '{name}' has an infinite value.",
-            hint="Replace it with a finite number, or leave the cell empty to have it filled.",
+            f"{reader.source}, {reader.line_of(row)}: column '{name}' has a NUL character.",
+            hint="The file looks binary or damaged there; fix or remove that line.",
+        ) from None
+
+
+def _finite(reader: TableReader, name: str, values: np.ndarray, offset: int, limit: float) -> np.ndarray:
+    """``values``, unless one is infinite or beyond ``limit`` (what the stored dtype holds)."""
+    with np.errstate(invalid="ignore"):  # NaN (a missing cell) compares False
+        bad = np.abs(values) > limit
+    if bad.any():
+        row = offset + int(np.flatnonzero(bad)[0])
+        value = float(values[row - offset])
+        what = "an infinite value" if np.isinf(value) else f"{value:g}, beyond the ±{limit:.3g} its dtype holds"
+        raise DataError(
+            f"{reader.source}, {reader.line_of(row)}: column '{name}' has {what}.",
+            hint="Replace it with a finite number in range, or leave the cell empty to have it filled.",
         )
     return values
 

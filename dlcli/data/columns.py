@@ -119,6 +119,7 @@ class ArrayStore:
         numeric = np.asarray(self.X[start:stop])
         if numeric.dtype.kind != "f":
             numeric = numeric.astype(np.float64)
+        check_magnitude(numeric, self.source, start, self.names)
         return Block(start, numeric, self.names, np.empty((len(numeric), 0), np.int32), [])
 
     def target(self) -> Target | None:
@@ -136,6 +137,30 @@ class ArrayStore:
         if self._closer is not None:
             self._closer.close()
             self._closer = None
+
+
+# Inputs are computed in float32 by default: a larger magnitude would become inf there.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_magnitude(values: np.ndarray, source: str, start: int, names: list[str]) -> None:
+    """A :class:`DataError` naming the first infinite or float32-overflowing value of the 2-D
+    ``values`` (rows from ``start``); NaN is a missing cell, filled later."""
+    if not values.size:
+        return
+    # fmax/fmin skip NaN and allocate nothing: two passes over the block, no temporaries.
+    if np.fmax.reduce(values, axis=None) <= FLOAT32_MAX and np.fmin.reduce(values, axis=None) >= -FLOAT32_MAX:
+        return
+    from dlcli.errors import DataError
+
+    with np.errstate(invalid="ignore"):
+        row, col = (int(i) for i in np.argwhere(np.abs(values) > FLOAT32_MAX)[0])
+    value = float(values[row, col])
+    what = "an infinite value" if np.isinf(value) else f"{value:g}, beyond the float32 range (±{FLOAT32_MAX:.3g})"
+    raise DataError(
+        f"{source}, data row {start + row + 1}: column '{names[col]}' has {what}.",
+        hint="Replace it with a finite number in range, or with NaN to have it filled with the training mean.",
+    )
 
 
 def require_column(names: list[str], name: str, role: str, source: str) -> None:
@@ -161,6 +186,14 @@ def select_columns(
         require_column(names, name, "listed in data.ignore", source)
     for name in features or []:
         require_column(names, name, "listed in data.features", source)
+    for role, listed in (("data.features", features), ("data.ignore", ignore)):
+        if target and target in (listed or []):
+            from dlcli.errors import DataError
+
+            raise DataError(
+                f"{role} lists the target column '{target}'.",
+                hint=f"Remove '{target}' from {role}: the target is never a feature, and it cannot be ignored.",
+            )
     chosen = list(features) if features else [n for n in names if n != target and n not in (ignore or [])]
     if not chosen:
         from dlcli.errors import DataError

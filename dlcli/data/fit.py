@@ -34,6 +34,13 @@ def fit_target(target: Target, source: str, task: str = "auto") -> Schema:
             hint="Drop rows without a target, or fill them in.",
         )
     numeric = target.values if target.dictionary is None else None
+    if numeric is not None and len(numeric) and np.all(numeric == numeric[0]):
+        raise DataError(
+            f"{source}: target '{target.name}' is {float(numeric[0]):g} in every row; nothing to learn.",
+            hint="Check that data.target names the column to predict.",
+        )
+    if numeric is not None:
+        _check_magnitude(target, source, numeric)
     if task == "auto":
         task = _infer_task(numeric)
     keys: list[str] = []
@@ -61,6 +68,22 @@ def fit_target(target: Target, source: str, task: str = "auto") -> Schema:
             hint="Use --set data.task=multiclass.",
         )
     return schema
+
+
+# Beyond this, float32 outputs and squared errors overflow: the metrics would be inf or NaN.
+MAX_TARGET = float(np.sqrt(np.finfo(np.float32).max))
+
+
+def _check_magnitude(target: Target, source: str, numeric: np.ndarray) -> None:
+    """Refuse a target too large to learn, checked on every row (before the split decides)."""
+    magnitude = np.abs(numeric)
+    row = int(np.argmax(magnitude)) if len(numeric) else 0
+    if len(numeric) and float(magnitude[row]) > MAX_TARGET:
+        raise DataError(
+            f"{source}: target '{target.name}' is {float(numeric[row]):g} in data row {row + 1}, "
+            f"beyond the ±{MAX_TARGET:.3g} a target can have.",
+            hint="Rescale the target (e.g. to thousands, or its logarithm), or correct that value.",
+        )
 
 
 def _infer_task(numeric: np.ndarray | None) -> str:

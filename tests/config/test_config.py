@@ -58,12 +58,47 @@ def test_directory_argument_reads_its_dlcli_toml(tmp_path: Path) -> None:
         ({"data.val_split": "1"}, "data.val_split must be >= 0 and < 1, got 1."),
         ({"model.batch_norm": "maybe"}, "model.batch_norm must be true or false, got 'maybe'."),
         ({"model.hidden": "64,0"}, "model.hidden must list positive layer widths, got [64, 0]."),
+        ({"model.hidden": "64,,32"}, "model.hidden has an empty item in '64,,32'."),
+        ({"model.hidden": "64,"}, "model.hidden has an empty item in '64,'."),
+        ({"train.lr": "inf"}, "train.lr must be a finite number, got 'inf'."),
+        ({"train.lr": "1e400"}, "train.lr must be a finite number, got '1e400'."),
+        ({"train.weight_decay": "nan"}, "train.weight_decay must be a finite number, got 'nan'."),
+        ({"train.clip_norm": "-inf"}, "train.clip_norm must be a finite number, got '-inf'."),
+        ({"data.delimiter": ""}, "data.delimiter must be one character other than a line break or a quote, got ''."),
+        (
+            {"data.delimiter": ";;"},
+            "data.delimiter must be one character other than a line break or a quote, got ';;'.",
+        ),
+        ({"data.features": "a,b,a"}, "data.features lists 'a' more than once."),
+        ({"data.ignore": "id,id"}, "data.ignore lists 'id' more than once."),
     ],
 )
 def test_bad_values_name_the_key(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(None, overrides, environ={})
     assert info.value.message == message
+
+
+def test_an_empty_list_flag_is_the_empty_list() -> None:
+    assert load_config(None, {"model.hidden": ""}, environ={}).model.hidden == []
+
+
+@pytest.mark.parametrize("body", ["lr = inf", "weight_decay = nan", "lr = -inf"])
+def test_non_finite_numbers_in_a_file_are_refused(tmp_path: Path, body: str) -> None:
+    with pytest.raises(ConfigError, match="must be a finite number"):
+        load_config(write(tmp_path, f"[train]\n{body}\n"), environ={})
+
+
+def test_a_file_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
+    path = tmp_path / "dlcli.toml"
+    path.write_bytes("\ufeff[train]\nepochs = 4\n".encode())
+    assert load_config(path, environ={}).train.epochs == 4
+
+
+@pytest.mark.parametrize("nested", ["[" * 3000 + "]" * 3000, "{a = " * 3000 + "1" + "}" * 3000])
+def test_deeply_nested_toml_is_a_config_error(tmp_path: Path, nested: str) -> None:
+    with pytest.raises(ConfigError, match="nests arrays or tables too deeply"):
+        load_config(write(tmp_path, f"x = {nested}\n"), environ={})
 
 
 def test_unknown_key_in_file_names_the_file(tmp_path: Path) -> None:

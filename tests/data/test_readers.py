@@ -233,3 +233,89 @@ def test_csv_round_trip_property(tmp_path_factory: pytest.TempPathFactory, rows:
     assert [categories[int(np.argmax(r))] for r in data.X[:, 1:]] == [c for _, c in rows]
     assert data.y.tolist() == [i % 2 for i in range(len(rows))]
     assert read_matrix(path, dtype="float64")[:, 0].tolist() == [x for x, _ in rows]
+
+
+ROWS = "".join(f"{i / 10},{i % 3},{i % 2}\n" for i in range(40))
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("inf", "line 12: column 'a' has an infinite value."),
+        ("-1e400", "line 12: column 'a' has an infinite value."),
+        ("1e39", "line 12: column 'a' has 1e+39, beyond the ±3.4e+38 its dtype holds."),
+        ("\x00", "line 12: column 'a' has a NUL character."),
+    ],
+)
+def test_a_bad_cell_anywhere_is_an_error_naming_its_line(tmp_path: Path, cell: str, message: str) -> None:
+    lines = ("a,b,y\n" + ROWS).splitlines(keepends=True)
+    lines[11] = f"{cell},1,0\n"
+    path = csv_file(tmp_path, "".join(lines))
+    # The whole file is checked before the split: with or without validation rows, one answer.
+    for val_split in (0.0, 0.5):
+        with pytest.raises(DataError) as info:
+            prepare_training_data(
+                path, "y", task="auto", val_split=val_split, rng=np.random.default_rng(0),
+                cache_dir=tmp_path / f"cache-{val_split}", memory_limit=1 << 40,
+            )  # fmt: skip
+        assert info.value.message == f"{path}, {message}"
+
+
+def test_a_target_too_large_to_learn_is_refused_whatever_the_split(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "a,y\n" + "".join(f"{i},{i * 1.5}\n" for i in range(30)) + "1,1e300\n")
+    with pytest.raises(DataError) as info:
+        load_training_data(path, "y")
+    assert info.value.message == f"{path}: target 'y' is 1e+300 in data row 31, beyond the ±1.84e+19 a target can have."
+
+
+def test_a_constant_target_is_refused(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "a,y\n" + "".join(f"{i},7\n" for i in range(30)))
+    with pytest.raises(DataError, match="target 'y' is 7 in every row; nothing to learn"):
+        load_training_data(path, "y")
+
+
+@pytest.mark.parametrize("option", ["features", "ignore"])
+def test_the_target_cannot_be_listed_as_a_feature_or_ignored(tmp_path: Path, option: str) -> None:
+    path = csv_file(tmp_path, "a,b,y\n" + ROWS)
+    with pytest.raises(DataError, match=f"data.{option} lists the target column 'y'"):
+        load_training_data(path, "y", **{option: ["a", "y"]})
+
+
+def _npz(tmp_path: Path, **arrays: np.ndarray) -> Path:
+    path = tmp_path / "d.npz"
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+    return path
+
+
+X40 = np.arange(120, dtype=np.float64).reshape(40, 3)
+Y40 = np.arange(40) % 2
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (
+            {"X": np.ones((40, 3, 2)), "y": Y40},
+            r"expected a 2-D array \(n_samples, n_features\), got shape \(40, 3, 2\)",
+        ),
+        ({"X": X40, "y": np.ones((40, 2))}, r"expected one target per row \(y of shape \(40,\)\), got shape \(40, 2\)"),
+        ({"X": np.where(X40 > 100, np.inf, X40), "y": Y40}, "data row 34: column 'x2' has an infinite value"),
+        ({"X": X40 * 1e300, "y": Y40}, r"data row 1: column 'x1' has 1e\+300, beyond the float32 range"),
+    ],
+)
+def test_arrays_that_do_not_fit_are_refused(tmp_path: Path, arrays: dict[str, np.ndarray], message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        load_training_data(_npz(tmp_path, **arrays), "y")
+
+
+def test_an_npy_file_named_npz_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "d.npz"
+    np.save(tmp_path / "d.npy", X40)
+    (tmp_path / "d.npy").rename(path)
+    with pytest.raises(DataError, match="is a single NPY array, not an NPZ archive of X and y"):
+        load_training_data(path, "y")
+
+
+def test_a_column_of_y_is_one_target(tmp_path: Path) -> None:
+    data = load_training_data(_npz(tmp_path, X=X40, y=Y40.reshape(40, 1)), "y")
+    assert data.schema.task == "binary" and data.y.shape == (40,)

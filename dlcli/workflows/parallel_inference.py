@@ -5,8 +5,9 @@ by rank) a chunk at a time. A table is first read once per machine, by its first
 into a row file in the cache (:mod:`dlcli.data.rowstore`), which the machine's ranks open
 and which is unlinked as soon as they have; arrays are read by row range as they are.
 
-``predict``: each rank writes its predictions to a hidden part beside the output
-(``.OUT.<job>.part-RRRR.tmp``, in the current directory for stdout); when all are written,
+``predict``: each rank writes its predictions to a part beside the output, under a
+temporary name of its own (:func:`dlcli.files.temp_name`, so a killed rank's part is swept
+by the next write there), in the current directory for stdout; when all are written,
 rank 0 joins them in rank order, a block at a time, into the output (written atomically)
 or onto stdout, and the parts are removed, also on failure. The result is the file one
 process writes, byte for byte (Parquet: the same table). ``eval``: each rank accumulates
@@ -35,7 +36,7 @@ from dlcli.data.formats import is_table
 from dlcli.data.rowstore import ArrayRows, RowFile, RowSource, build_row_file, row_range
 from dlcli.data.writers import NPY_HEADER_BYTES, PredictionWriter, npy_header
 from dlcli.errors import DataError, UsageError
-from dlcli.files import TEMP_PREFIX, AtomicFile
+from dlcli.files import TEMP_PREFIX, AtomicFile, temp_name
 from dlcli.parallel import World, agreed, on_root, root_first, shared
 
 from .inference import (
@@ -75,7 +76,7 @@ def predict_ranks(
     fmt, labels = agreed(world, lambda: output_plan(predictor, output, fmt, proba))
     schema = predictor.schema
     columns = output_columns(schema, proba)
-    parts = part_paths(output, shared(world, lambda: secrets.token_hex(4)), world.size)
+    parts = part_paths(world, output)
     mine = parts[world.rank]
     try:
         with parse_pool_running(), open_rows(world, predictor, data, remote_options, labelled=False) as rows:
@@ -176,10 +177,12 @@ def _table_rows(
             path.unlink(missing_ok=True)
 
 
-def part_paths(output: Path | None, job: str, size: int) -> list[Path]:
-    """Each rank's hidden part: beside ``output``, or in the current directory for stdout."""
+def part_paths(world: World, output: Path | None) -> list[Path]:
+    """Every rank's part, by rank: beside ``output``, or in the current directory for stdout."""
     directory, name = (Path("."), "dlcli-predict") if output is None else (output.parent, output.name[:180])
-    return [directory / f".{name}.{job}.part-{rank:04d}.tmp" for rank in range(size)]
+    # Each rank names its own (the name carries its process), and rank 0 learns the others'.
+    mine = directory / temp_name(f"{name}.part-{world.rank:04d}")
+    return [Path(p) for p in world.allgather(str(mine))]
 
 
 def join_parts(parts: list[Path], output: Path | None, fmt: str) -> None:

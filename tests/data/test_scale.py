@@ -13,7 +13,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
-from dlcli.data.cache import STALE_TEMP_SECONDS, cached_table, sweep_temporary, tables_dir
+from dlcli.data.cache import cached_table, tables_dir
 from dlcli.data.encode import Encoder
 from dlcli.data.fit import fit_schema, fit_target
 from dlcli.data.prepare import TrainingData, encode_rows, input_moments, prepare_training_data
@@ -21,7 +21,7 @@ from dlcli.data.sources import iter_inputs, iter_labelled
 from dlcli.data.streams import StreamBatchSource, prefetch
 from dlcli.data.survey import survey
 from dlcli.errors import DataError
-from dlcli.files import TEMP_PREFIX
+from dlcli.files import STALE_TEMP_SECONDS, TEMP_PREFIX, sweep_temporary
 from dlcli.nn.metrics import ClassificationStream, RegressionStream, classification_metrics, regression_metrics
 
 

@@ -6,6 +6,10 @@ Tables (CSV, Parquet, Arrow/Feather) have named columns and are read with pyarro
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,3 +57,27 @@ def require_file(path: str | Path) -> None:
         raise DataError(f"Data file '{path}' not found.", hint="Check the path.")
     if p.is_dir():
         raise DataError(f"'{path}' is a directory, not a data file.")
+
+
+def spooled(path: str | Path, directory: Path) -> str | Path:
+    """``path``, or for a stream (a FIFO, a process substitution such as ``<(zcat x.gz)``, a
+    device) a copy of it in ``directory`` under a temporary name with the same suffix.
+
+    Training reads its file more than once (a hash, the cache build, the arrays), and a
+    stream can be read only once: opened twice, the second reader waits forever on a FIFO.
+    The copy is read in one pass, removed when the process exits, and swept if it is killed.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return path  # missing: require_file reports it
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return path
+    from dlcli.files import temp_name
+
+    directory.mkdir(parents=True, exist_ok=True)
+    copy = directory / temp_name(Path(path).name)
+    atexit.register(copy.unlink, missing_ok=True)
+    with open(path, "rb") as source, open(copy, "wb") as target:
+        shutil.copyfileobj(source, target, 1 << 20)
+    return copy

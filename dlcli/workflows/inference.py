@@ -72,13 +72,17 @@ class EvalResult:
 
 
 def localize(location: str | Path, *, remote_options: Any = None) -> Path:
-    """A local path for ``location``: itself, or the cached copy of an ``s3://`` object."""
+    """A local regular file for ``location``: itself, the cached copy of an ``s3://`` object,
+    or a one-pass copy of a stream (FIFO, process substitution: see :func:`spooled`)."""
     text = str(location)
     if text.startswith("s3://"):
         from dlcli.remote import fetch
 
         return Path(fetch(text, remote_options))
-    return Path(text)
+    from dlcli.data.formats import spooled
+    from dlcli.remote.settings import cache_dir
+
+    return Path(spooled(text, cache_dir(remote_options) / "streams"))
 
 
 def load_predictor(path: str | Path, *, remote_options: Any = None) -> Predictor:

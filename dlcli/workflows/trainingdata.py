@@ -35,6 +35,7 @@ def read_training_data(cfg: Config, seed: np.random.SeedSequence, world: World |
     from dlcli.data.schema import Schema
     from dlcli.data.sources import file_sha256
     from dlcli.remote.settings import cache_dir
+    from dlcli.workflows.inference import localize
 
     options = sync_options(cfg)
     cache = cache_dir(options)
@@ -48,11 +49,7 @@ def read_training_data(cfg: Config, seed: np.random.SeedSequence, world: World |
     fitting = {"task": cfg.data.task, "val_split": cfg.data.val_split, **reading}
 
     def local_copy() -> str | Path:
-        path: str | Path = cfg.data.path
-        if str(path).startswith("s3://"):
-            from dlcli.remote import fetch
-
-            path = fetch(str(path), options)
+        path = localize(cfg.data.path, remote_options=options)
         if world.size > 1:  # build the table cache once per machine
             open_store(path, cfg.data.target, sha256=file_sha256(path), **reading)  # type: ignore[arg-type]
         return path

@@ -121,7 +121,7 @@ def train(
     Example: dlcli train --data samples/iris/iris.csv --target species --epochs 100
     """
     from dlcli import parallel
-    from dlcli.config import load_config, parse_set_options, to_toml
+    from dlcli.config import Config, load_config, parse_set_options, to_toml
     from dlcli.workflows.training import prepare_training
 
     if workers is not None and workers > 1:
@@ -156,12 +156,19 @@ def train(
         remote__profile=profile,
     )
     flags.update(parse_set_options(set_ or []))
-    cfg = parallel.agreed(world, lambda: load_config(config, flags))
+    if resume is not None and (config is not None or init_from is not None or force):
+        given = "a config file" if config is not None else "--init-from" if init_from is not None else "--force"
+        raise UsageError(
+            f"--resume takes its configuration from the checkpoint, so {given} cannot go with it.",
+            hint="Resume with only the checkpoint (and --epochs to train longer), or start a new run.",
+        )
+    # On --resume the checkpoint's config is the base (a ./dlcli.toml or DLCLI_* do not apply).
+    cfg = Config() if resume is not None else parallel.agreed(world, lambda: load_config(config, flags))
     if print_config:
         if world.rank == 0:
             typer.echo(to_toml(cfg), nl=False)
         return
-    run = prepare_training(cfg, resume=resume, init_from=init_from, force=force, world=world)
+    run = prepare_training(cfg, resume=resume, changes=flags, init_from=init_from, force=force, world=world)
     render.log(f"Training {run.describe()} → {run.run_dir}", quiet)
     progress = EpochProgress(run.total_epochs, run.start_epoch, quiet=quiet)
     try:

@@ -10,7 +10,7 @@ validation in :mod:`.resolve`; everything public is re-exported here.
 
 from dlcli.errors import ConfigError
 
-from .resolve import CONFIG_FILENAME, check, load_config, parse_set_options, to_toml, validate
+from .resolve import CONFIG_FILENAME, check, load_config, parse_set_options, portable, rebased, to_toml, validate
 from .schema import (
     SECTIONS,
     Config,
@@ -45,6 +45,8 @@ __all__ = [
     "load_config",
     "parse_set_options",
     "parse_size",
+    "portable",
+    "rebased",
     "registered",
     "setting",
     "settings",

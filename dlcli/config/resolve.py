@@ -95,9 +95,16 @@ def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]
     return values, str(path)
 
 
+def rebased(overrides: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
+    """Dotted ``overrides`` with their relative local paths taken relative to ``base``
+    (the inverse of :func:`portable`, for a stored config read from anywhere)."""
+    schema = settings()
+    return {k: _relative_to(Path(base), v) if schema[k].path else v for k, v in overrides.items()}
+
+
 def _relative_to(base: Path, value: Any) -> Any:
     """Paths in a config file are relative to the file, not to the working directory."""
-    if not isinstance(value, str) or not value or "://" in value or Path(value).is_absolute():
+    if not isinstance(value, str) or value in ("", "-") or "://" in value or Path(value).is_absolute():
         return value
     return str(base / value) if str(base) not in ("", ".") else value
 
@@ -274,6 +281,21 @@ def _in_range(spec: Setting, value: float) -> bool:
     return spec.high is None or (value < spec.high if spec.high_open else value <= spec.high)
 
 
-def to_toml(config: Config) -> str:
+def to_toml(config: Config, relative_to: str | Path | None = None) -> str:
     """Render a resolved configuration as TOML (used for ``--print-config`` and run dirs)."""
-    return tomlwriter.dumps(config.to_dict())
+    return tomlwriter.dumps(portable(config, relative_to) if relative_to is not None else config.to_dict())
+
+
+def portable(config: Config, base: str | Path) -> dict[str, dict[str, Any]]:
+    """``config`` as nested dicts, its local paths relative to the directory ``base``.
+
+    Stored that way (a run directory's config.toml, a checkpoint's config), a path means
+    the same file from any working directory, and after the project is moved as a whole.
+    """
+    tables = config.to_dict()
+    for key, spec in settings().items():
+        section, _, name = key.partition(".")
+        value = tables[section][name]
+        if spec.path and isinstance(value, str) and value not in ("", "-") and "://" not in value:
+            tables[section][name] = os.path.relpath(Path(value).absolute(), Path(base).absolute())
+    return tables

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dlcli.config import Config, load_config, rebased
 from dlcli.data.schema import Schema
-from dlcli.errors import ModelFileError, setting
+from dlcli.errors import ModelFileError, UsageError, setting
+
+# What --resume may change: how long to go on, and where things are kept, not what is learned.
+RESUMABLE = ("train.epochs", "train.patience", "data.memory_limit", "remote.")
+# Checkpoints since this marker store their local paths relative to the run directory.
+RUN_RELATIVE = "run-relative"
 
 
 def load_checkpoint(path: Path) -> Any:
@@ -23,6 +30,37 @@ def load_checkpoint(path: Path) -> Any:
             "to warm-start from a model.",
         )
     return loaded
+
+
+def resumed_config(checkpoint: Any, changes: Mapping[str, Any], run_dir: Path, resume: Path) -> Config:
+    """The checkpoint's configuration, with the ``changes`` given alongside ``--resume``.
+
+    A resumed run continues exactly, so only :data:`RESUMABLE` settings may change; any other
+    is refused by name rather than ignored. ``train.epochs`` may grow past the checkpoint's
+    epoch count (Keras's ``initial_epoch``): the run trains on to the new total.
+    """
+    refused = [key for key in changes if not key.startswith(RESUMABLE)]
+    if refused:
+        raise UsageError(
+            f"{', '.join(setting(k) for k in refused)} cannot change on --resume: a resumed run continues "
+            "exactly as it was configured.",
+            hint=f"Resume without it (only {setting('train.epochs')}, {setting('train.patience')}, "
+            f"{setting('data.memory_limit')} and the remote settings may change), or start a new run from the "
+            f"checkpoint's weights with {setting('init_from', str(resume))}.",
+        )
+    metadata = checkpoint.metadata
+    stored = flatten_config(metadata["config"])
+    if metadata.get("paths") == RUN_RELATIVE:
+        stored = rebased(stored, run_dir)
+    cfg = load_config(None, {**stored, **changes}, environ={})
+    done = int(metadata.get("epochs_run", 0))
+    if "train.epochs" in changes and cfg.train.epochs <= done:
+        raise UsageError(
+            f"{setting('train.epochs', str(cfg.train.epochs))} is not more than the {done} epochs "
+            f"{resume} has already trained.",
+            hint=f"Give the new total, e.g. {setting('train.epochs', str(done + 10))}.",
+        )
+    return cfg
 
 
 def warm_start(model: Any, path: Path, schema: Schema) -> None:

@@ -56,6 +56,9 @@ class RunDirectory:
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         files.write_text(self.path / "metrics.json", json.dumps(metrics, indent=2) + "\n")
 
+    def write_history(self, rows: list[dict[str, Any]]) -> None:
+        files.write_text(self.path / "history.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
+
     def append_history(self, record: dict[str, Any]) -> None:
         with open(self.path / "history.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")

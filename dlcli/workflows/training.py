@@ -10,7 +10,7 @@ what Ctrl-C means.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dlcli import __version__
-from dlcli.config import Config, load_config, to_toml
+from dlcli.config import Config, portable, to_toml
 from dlcli.data.prepare import TrainingData, input_moments
 from dlcli.errors import ConfigError, NonFiniteLossError, RemoteError, setting
 from dlcli.parallel import Solo, World, agreed, on_root, shared
@@ -27,7 +27,7 @@ from dlcli.train import EpochRecord, run_callbacks
 
 from .builders import build_model, build_optimizer, build_schedule, build_trainer, folded_target_scaling, output_loss
 from .callbacks import BestModel, HistoryFile, LastGoodCheckpoint, PeriodicCheckpoint, RunCallback, UploadCheckpoints
-from .checkpoints import flatten_config, load_checkpoint, warm_start, weights_by_layer
+from .checkpoints import RUN_RELATIVE, load_checkpoint, resumed_config, warm_start, weights_by_layer
 from .distributed import AgreedEpoch
 from .remotes import sync_options
 from .rundir import RunDirectory
@@ -66,11 +66,13 @@ def prepare_training(
     cfg: Config,
     *,
     resume: Path | None = None,
+    changes: Mapping[str, Any] | None = None,
     init_from: Path | None = None,
     force: bool = False,
     world: World | None = None,
 ) -> TrainingRun:
-    """Everything a run needs, ready to iterate. ``resume`` continues a checkpoint exactly.
+    """Everything a run needs, ready to iterate. ``resume`` continues a checkpoint exactly;
+    ``changes`` are the dotted settings given with it (see :func:`resumed_config`).
 
     ``world``: this process is one rank of a data-parallel job (see docs/distributed.md):
     every rank calls this alike; rank 0 alone writes the run directory.
@@ -79,7 +81,8 @@ def prepare_training(
     checkpoint = None
     if resume is not None:
         checkpoint = agreed(world, lambda: load_checkpoint(resume))
-        cfg = load_config(None, flatten_config(checkpoint.metadata["config"]), environ={})
+        run_path = Path(resume).resolve().parent.parent
+        cfg = agreed(world, lambda: resumed_config(checkpoint, changes or {}, run_path, resume))
     seeds = np.random.SeedSequence(cfg.train.seed).spawn(3)  # split, initialisation, training
     data = read_training_data(cfg, seeds[0], world)
     if checkpoint is not None and checkpoint.metadata.get("data_sha256") not in (None, data.sha256):
@@ -104,8 +107,8 @@ def prepare_training(
     if checkpoint is not None:
         model.set_weights(weights_by_layer(checkpoint.model))
         agreed(world, lambda: trainer.load_state_dict(checkpoint.training_state))
-        run_dir = RunDirectory(Path(resume).resolve().parent.parent)  # type: ignore[arg-type]
-        on_root(world, lambda: RunDirectory.existing(run_dir.path))
+        run_dir = RunDirectory(run_path)
+        on_root(world, lambda: _resumed_run_dir(run_dir, cfg, trainer.history))
     else:
         run_dir = RunDirectory(Path(world.bcast(str(on_root(world, lambda: _new_run_dir(cfg, force))))))
     return TrainingRun(cfg, data, model, trainer, run_dir, seeds, world)
@@ -113,8 +116,17 @@ def prepare_training(
 
 def _new_run_dir(cfg: Config, force: bool) -> Path:
     run_dir = RunDirectory.create(cfg, force)
-    run_dir.write_config(to_toml(cfg))
+    run_dir.write_config(to_toml(cfg, relative_to=run_dir.path))
     return run_dir.path
+
+
+def _resumed_run_dir(run_dir: RunDirectory, cfg: Config, history: list[dict[str, Any]]) -> None:
+    """The run directory as of the checkpoint: its history cut to the checkpoint's epochs (a
+    killed run may have appended later ones, or this is an earlier checkpoint), its config
+    with any new epoch count."""
+    RunDirectory.existing(run_dir.path)
+    run_dir.write_history(history)
+    run_dir.write_config(to_toml(cfg, relative_to=run_dir.path))
 
 
 class TrainingRun:
@@ -277,7 +289,8 @@ class TrainingRun:
             "kind": kind,
             "dlcli_version": __version__,
             "created": datetime.now(UTC).isoformat(),
-            "config": self.cfg.to_dict(),
+            "config": portable(self.cfg, self.dir.path),
+            "paths": RUN_RELATIVE,
             "data": self.data.source,
             "data_sha256": self.data.sha256,
             "seed": self.cfg.train.seed,

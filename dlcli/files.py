@@ -17,6 +17,7 @@ cleans up after a killed one. Temporary files are created with mode ``0o666 & ~u
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -35,9 +36,15 @@ _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _OWNER = re.compile(re.escape(TEMP_PREFIX) + r"([0-9a-f]{8})-(\d+)-")
 
 
+# The hidden names earlier releases wrote (".model.h5.1a2b3c4d.tmp", MPI predict's
+# ".p.csv.1a2b3c4d.part-0001.tmp"): theirs alone, so a sweep may remove them once stale.
+_LEGACY_TEMP = re.compile(r"^\..+\.[0-9a-f]{8}(\.part-\d{4})?\.tmp$")
+
+
 def is_temporary(name: str) -> bool:
-    """Whether a file name is one of :class:`AtomicFile`'s temporary names."""
-    return name.startswith(TEMP_PREFIX)
+    """Whether a file name is one of :class:`AtomicFile`'s temporary names (or an earlier
+    release's)."""
+    return name.startswith(TEMP_PREFIX) or bool(_LEGACY_TEMP.match(name))
 
 
 def temp_name(final_name: str) -> str:
@@ -112,11 +119,8 @@ class AtomicFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if self.path.is_dir():
-            from dlcli.errors import UsageError
-
-            raise UsageError(
-                f"Cannot write '{self.path}': it is a directory.", hint="Give a file path, not a directory."
-            )
+            # Checked first, so the error names this path, not the temporary one.
+            raise IsADirectoryError(errno.EISDIR, "Cannot write a file over a directory", str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _sweep_once(self.path.parent)
         self.temp = _create_temp(self.path)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from dlcli.errors import UsageError
 from dlcli.files import STALE_TEMP_SECONDS, TEMP_PREFIX, AtomicFile, is_temporary, sweep_temporary, write_text
 
 
@@ -48,9 +47,9 @@ def test_final_files_are_never_swept(tmp_path: Path) -> None:
     assert sweep_temporary(tmp_path, older_than=-1) == 0 and final.exists()
 
 
-def test_writing_over_a_directory_is_a_usage_error_and_leaves_nothing(tmp_path: Path) -> None:
+def test_writing_over_a_directory_names_it_and_leaves_nothing(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
-    with pytest.raises(UsageError, match="Cannot write '.*out': it is a directory"):
+    with pytest.raises(IsADirectoryError, match="Cannot write a file over a directory"):
         AtomicFile(tmp_path / "out")
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
@@ -61,3 +60,13 @@ def test_the_next_write_into_a_directory_sweeps_it(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "other.txt")], check=True, timeout=60)
     assert not temp.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.txt"]
+
+
+def test_an_earlier_releases_temporary_files_are_swept_once_stale(tmp_path: Path) -> None:
+    old = [tmp_path / ".model.h5.1a2b3c4d.tmp", tmp_path / ".p.csv.0badc0de.part-0001.tmp"]
+    mine = tmp_path / ".notes.tmp"  # a user's own hidden file: not dlcli's to remove
+    for path in [*old, mine]:
+        path.write_bytes(b"x")
+        os.utime(path, (time.time() - STALE_TEMP_SECONDS - 5,) * 2)
+    assert sweep_temporary(tmp_path) == 2
+    assert [p.name for p in tmp_path.iterdir()] == [".notes.tmp"]

@@ -69,7 +69,11 @@ class DlcliGroup(TyperGroup):
             if debug_enabled(ctx):
                 raise
             what, hint = _describe_os_error(exc), "Check the path and its permissions."
-            end_rank(EXIT_FAILURE, False, lambda p: report_error(what, hint, "Error: " + p))
+            # A directory given where a file goes (or the reverse) is the caller's mistake.
+            code = EXIT_USAGE if isinstance(exc, IsADirectoryError | NotADirectoryError) else EXIT_FAILURE
+            if isinstance(exc, IsADirectoryError):
+                hint = "Give a file path, not a directory."
+            end_rank(code, False, lambda p: report_error(what, hint, "Error: " + p))
         except Exception as exc:  # a bug: say so briefly, and how to see more
             if debug_enabled(ctx) or _is_click_signal(exc):
                 raise

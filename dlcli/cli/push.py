@@ -76,7 +76,7 @@ def run_sync(direction: str, src: str, dest: str | None, flags: dict[str, Any]) 
     """Shared by push and pull: call the sync workflow, render the report."""
     from dlcli.workflows.remotes import sync
 
-    with progress(flags["quiet"] or flags["json"]) as (on_total, on_bytes):
+    with progress(flags["quiet"] or flags["json"], flags["quiet"]) as (on_total, on_bytes, on_notice):
         report = sync(
             direction,
             src,
@@ -91,6 +91,7 @@ def run_sync(direction: str, src: str, dest: str | None, flags: dict[str, Any]) 
             exclude=tuple(flags["exclude"] or ()),
             on_total=on_total,
             on_bytes=on_bytes,
+            on_notice=on_notice,
         )
     if flags["json"]:
         emit_json(report.to_dict())
@@ -105,11 +106,15 @@ def run_sync(direction: str, src: str, dest: str | None, flags: dict[str, Any]) 
         )
 
 
+Callback = Callable[[int], None] | None
+
+
 @contextmanager
-def progress(silent: bool) -> Iterator[tuple[Callable[[int], None] | None, Callable[[int], None] | None]]:
-    """Rich byte progress on a terminal; nothing in a pipe, with --quiet or --json."""
+def progress(silent: bool, quiet: bool) -> Iterator[tuple[Callback, Callback, Callable[[str], None]]]:
+    """(on_total, on_bytes, on_notice): Rich byte progress on a terminal, none in a pipe, with
+    --quiet or --json; notices (retries, clean-ups) on stderr unless --quiet, above the bar."""
     if silent or not stderr_is_terminal():
-        yield None, None
+        yield None, None, lambda line: log(line, quiet)
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
@@ -122,4 +127,8 @@ def progress(silent: bool) -> Iterator[tuple[Callable[[int], None] | None, Calla
         transient=True,
     ) as bar:
         task = bar.add_task("transfer", total=None)
-        yield (lambda n: bar.update(task, total=n)), (lambda n: bar.advance(task, n))
+        yield (
+            (lambda n: bar.update(task, total=n)),
+            (lambda n: bar.advance(task, n)),
+            (lambda line: bar.console.print(line, markup=False, highlight=False)),
+        )

@@ -283,7 +283,16 @@ def _in_range(spec: Setting, value: float) -> bool:
 
 def to_toml(config: Config, relative_to: str | Path | None = None) -> str:
     """Render a resolved configuration as TOML (used for ``--print-config`` and run dirs)."""
-    return tomlwriter.dumps(portable(config, relative_to) if relative_to is not None else config.to_dict())
+    return tomlwriter.dumps(portable(config, relative_to) if relative_to is not None else shown(config))
+
+
+def shown(config: Config) -> dict[str, dict[str, Any]]:
+    """``config`` as nested dicts safe to print or save: a password in a URL is ``***``."""
+    from dlcli.remote.settings import redact_url
+
+    tables = config.to_dict()
+    tables["remote"] = {k: redact_url(v) if isinstance(v, str) else v for k, v in tables["remote"].items()}
+    return tables
 
 
 def portable(config: Config, base: str | Path) -> dict[str, dict[str, Any]]:
@@ -292,7 +301,7 @@ def portable(config: Config, base: str | Path) -> dict[str, dict[str, Any]]:
     Stored that way (a run directory's config.toml, a checkpoint's config), a path means
     the same file from any working directory, and after the project is moved as a whole.
     """
-    tables = config.to_dict()
+    tables = shown(config)
     for key, spec in settings().items():
         section, _, name = key.partition(".")
         value = tables[section][name]

@@ -209,6 +209,12 @@ class RemoteConfig:
     )
     profile: str = setting("", "AWS profile", flag="--profile")
     jobs: int = setting(8, "parallel transfers", flag="--jobs", low=1, high=256)
+    timeout: float = setting(
+        30.0,
+        "seconds to wait for an S3 server's answer, per attempt of 5 (connecting: at most 10 of them)",
+        low=0.0,
+        low_open=True,
+    )
     checksum: str = setting(
         "when_required",
         "boto3 request/response checksums: when_required works with most S3-compatible stores",

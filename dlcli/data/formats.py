@@ -59,6 +59,15 @@ def require_file(path: str | Path) -> None:
         raise DataError(f"'{path}' is a directory, not a data file.")
 
 
+def is_stream(path: str | Path) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a directory (``-`` is stdin)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # missing: require_file reports it
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def spooled(path: str | Path, directory: Path) -> str | Path:
     """``path``, or for a stream (a FIFO, a process substitution such as ``<(zcat x.gz)``, a
     device) a copy of it in ``directory`` under a temporary name with the same suffix.
@@ -67,11 +76,7 @@ def spooled(path: str | Path, directory: Path) -> str | Path:
     stream can be read only once: opened twice, the second reader waits forever on a FIFO.
     The copy is read in one pass, removed when the process exits, and swept if it is killed.
     """
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return path  # missing: require_file reports it
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+    if not is_stream(path):
         return path
     from dlcli.files import temp_name
 

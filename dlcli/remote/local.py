@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from dlcli.errors import DlcliError, RemoteError
-from dlcli.files import atomic_path
+from dlcli.files import atomic_path, is_temporary, sweep_temporary
 from dlcli.remote.hashing import CHUNK, HashCache, multipart_etag
 from dlcli.remote.paths import is_internal, safe_destination
 from dlcli.remote.store import Changes, FileState, Progress
@@ -68,6 +68,19 @@ class LocalStore:
             except OSError as exc:
                 failed[key] = f"Cannot delete {self.where(key)}: {exc.strerror or exc}."
         return failed
+
+    def recover(self) -> str | None:
+        """Remove the temporary files killed writers left in the tree (:func:`dlcli.files.sweep_temporary`:
+        at once when their process on this machine is gone, else once stale)."""
+        removed = 0
+        if self.root.is_dir():
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                dirnames[:] = [d for d in dirnames if not Path(dirpath, d).is_symlink()]
+                if any(is_temporary(name) for name in filenames):  # sweep only where there is something
+                    removed += sweep_temporary(Path(dirpath))
+        if not removed:
+            return None
+        return f"Removed {removed} temporary file(s) left by interrupted transfers in {self.where()}."
 
     def finish(self, changes: Changes) -> None:
         """Nothing to commit: each file was renamed into place, complete, as it was written."""

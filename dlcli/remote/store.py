@@ -2,8 +2,9 @@
 
 A store is one location (a local directory, an S3 bucket and prefix) holding files under
 relative POSIX keys. It lists their states, uploads a local file under a key (``put``),
-downloads a key into a local directory, verified and atomically (``get``), deletes keys, and
-commits at the end (``finish``: the S3 store writes its manifest there). The sync pipeline in
+downloads a key into a local directory, verified and atomically (``get``), deletes keys,
+clears what a killed sync left before one writes there (``recover``), and commits at the end
+(``finish``: the S3 store writes its manifest there). The sync pipeline in
 :mod:`dlcli.remote.sync` talks to every backend through these methods only.
 
 :func:`open_store` is the one place that picks a backend, from a small registry keyed by the
@@ -90,8 +91,14 @@ class Store(Protocol):
         """Delete ``keys``; returns the ones that could not be deleted, with the reason."""
         ...
 
+    def recover(self) -> str | None:
+        """Clear what an interrupted sync left here, before a sync writes here; returns a line
+        for the user when something was cleared (a directory: its abandoned temporary files;
+        S3: the stale multipart uploads under the prefix)."""
+        ...
+
     def finish(self, changes: Changes) -> None:
-        """Commit after a sync wrote to this store (the S3 store rewrites its manifest)."""
+        """Commit after a sync wrote to this store (the S3 store writes its manifest)."""
         ...
 
     def where(self, key: str = "") -> str:

@@ -7,7 +7,11 @@
    of :mod:`dlcli.remote.compare`, which hashes a local file only for a pair that needs it.
 3. **Execute** the transfers in a thread pool; each worker returns an
    :class:`~dlcli.remote.report.Outcome`, and the report is built after the pool.
-4. **Finish**: deletes, then the written store commits (the S3 store rewrites its manifest).
+4. **Finish**: deletes, then the written store commits (the S3 store writes its manifest).
+
+Before executing, the written store clears what an interrupted sync left (``recover``:
+abandoned temporary files, stale multipart uploads); a local destination that is a file is
+refused before anything is listed.
 
 A push writes to the other store with ``put``; a pull reads from it with ``get``. Nothing else
 in the pipeline depends on the direction or on the backend.
@@ -43,6 +47,8 @@ def push(src: Path, dest: str, options: SyncOptions) -> SyncReport:
     if not src.exists():
         raise RemoteUsageError(f"Nothing to push: '{src}' does not exist.", hint="Check the path of SRC.")
     remote = parse_remote(dest)
+    if isinstance(remote, LocalRemote):
+        check_directory(remote.path, "push")
     hashes = HashCache(cache_dir(options) / "hashes.json")
     local, source = _one_or_all(LocalRemote(src), lambda r: LocalStore(r.path, hashes))
     store = open_store(remote, options, hashes=hashes)
@@ -54,6 +60,7 @@ def push(src: Path, dest: str, options: SyncOptions) -> SyncReport:
 def pull(src: str, dest: Path, options: SyncOptions) -> SyncReport:
     """Make the local directory ``dest`` hold the files of the remote ``src``, each one verified."""
     remote = parse_remote(src)
+    check_directory(Path(dest), "pull")  # before the network: one error, not one per file
     hashes = HashCache(cache_dir(options) / "hashes.json")
     store, source = _one_or_all(remote, lambda r: open_store(r, options, hashes=hashes))
     if not source and (why := store.absent()) is not None:  # a typo must not look like an empty pull
@@ -64,6 +71,19 @@ def pull(src: str, dest: Path, options: SyncOptions) -> SyncReport:
     report = _sync(False, local, local.states(), store, source, options, str(local.root))
     hashes.save()
     return report
+
+
+def check_directory(path: Path, direction: str) -> None:
+    """Refuse a destination directory that is a file, or lies under one (it is created when missing)."""
+    for existing in (path, *path.parents):
+        if existing.is_dir():
+            return
+        if existing.exists() or existing.is_symlink():
+            what = "it is" if existing == path else f"'{existing}' is"
+            raise RemoteUsageError(
+                f"Cannot {direction} into '{path}': {what} a file, not a directory.",
+                hint="DEST is a directory (created when missing): give another path, or move the file away.",
+            )
 
 
 def _one_or_all(remote: R, open_: Callable[[R], S]) -> tuple[S, States]:
@@ -104,8 +124,10 @@ def _sync(
     if options.dry_run:
         planned = [Outcome(a.key, a.size) for a in todo]
         return SyncReport.from_outcomes(direction, to, planned, skipped=skipped, deleted=doomed, dry_run=True)
-    outcomes = execute(todo, _transfer(push, local, other, source, options), options.jobs)
     written = other if push else local
+    if (cleared := written.recover()) and options.on_notice:
+        options.on_notice(cleared)
+    outcomes = execute(todo, _transfer(push, local, other, source, options), options.jobs)
     refused = written.delete(doomed) if doomed else {}
     stored = {o.key: o.stored for o in outcomes if o.stored is not None}
     written.finish(Changes(stored, [key for key in doomed if key not in refused]))

@@ -79,8 +79,11 @@ def localize(location: str | Path, *, remote_options: Any = None) -> Path:
         from dlcli.remote import fetch
 
         return Path(fetch(text, remote_options))
-    from dlcli.data.formats import spooled
-    from dlcli.remote.settings import cache_dir
+    from dlcli.data.formats import is_stream, spooled
+
+    if not is_stream(text):
+        return Path(text)
+    from dlcli.remote.settings import cache_dir  # not imported otherwise: local predict starts fast
 
     return Path(spooled(text, cache_dir(remote_options) / "streams"))
 

@@ -1,6 +1,6 @@
 """Remote options from the resolved configuration, and the push/pull workflow.
 
-Everything about a remote (endpoint, profile, parallel transfers, checksum mode, cache) is
+Everything about a remote (endpoint, profile, parallel transfers, checksum mode, timeout, cache) is
 read from the one resolved :class:`~dlcli.config.Config`, so ``[remote]`` keys, ``DLCLI_REMOTE_*``
 variables and ``--set remote.*`` reach every command that touches a remote, wherever its
 config file lives.
@@ -36,6 +36,7 @@ def sync_options(cfg: Config, *, checksum: str | None = None, **extra: Any) -> S
         checksum=checksum,
         default_checksum=section.checksum,
         cache_dir=Path(section.cache_dir).expanduser() if section.cache_dir else None,
+        timeout=section.timeout,
         **extra,
     )
 
@@ -72,6 +73,7 @@ def sync(
     exclude: tuple[str, ...] = (),
     on_total: Callable[[int], None] | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """``push`` (local ``src`` to the remote ``dest``) or ``pull`` (remote ``src`` into the
     directory ``dest``); ``dest`` defaults to ``remote.url`` for push and ``.`` for pull."""
@@ -90,6 +92,7 @@ def sync(
         exclude=exclude,
         on_total=on_total,
         on_bytes=on_bytes,
+        on_notice=on_notice,
     )
     if direction == "push":
         return push(Path(src), dest or _default_remote(cfg), options)

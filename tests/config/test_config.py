@@ -183,3 +183,12 @@ def test_the_automatic_memory_budget_is_half_of_what_the_process_may_use() -> No
     physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     assert 0 < memory_budget("auto") <= physical // 2
     assert memory_budget("10MB") == 10**7
+
+
+def test_a_password_in_an_endpoint_url_is_never_printed_or_saved(tmp_path: Path) -> None:
+    from dlcli.config import portable
+
+    cfg = load_config(None, {"remote.endpoint_url": "http://me:s3cret@127.0.0.1:9000"}, environ={})
+    assert cfg.remote.endpoint_url == "http://me:s3cret@127.0.0.1:9000"  # used to connect, as given
+    for text in (to_toml(cfg), to_toml(cfg, relative_to=tmp_path), str(portable(cfg, tmp_path))):
+        assert "s3cret" not in text and "http://me:***@127.0.0.1:9000" in text

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.remote.faultproxy import FaultProxy, serve
+
 KEY, SECRET = "dlcli-test-key", "dlcli-test-secret"
 
 
@@ -52,6 +54,14 @@ class Server:
         name = f"b-{uuid.uuid4().hex[:12]}"
         self.client().create_bucket(Bucket=name)
         return name
+
+
+def manifest_keys(client, bucket: str, prefix: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The keys of the manifests directly under ``prefix`` (each push writes one of its own)."""
+    from dlcli.remote.paths import is_manifest
+
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/").get("Contents", [])
+    return [o["Key"] for o in listed if is_manifest(o["Key"][len(prefix) + 1 :])]
 
 
 def free_port() -> int:
@@ -150,6 +160,16 @@ def rclone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     yield Server("rclone", f"http://127.0.0.1:{port}", KEY, SECRET)
     _stop(proc)
+
+
+@pytest.fixture
+def proxy(moto_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:  # type: ignore[no-untyped-def]
+    """A fault-injecting proxy (:mod:`tests.remote.faultproxy`) in front of moto, with moto's
+    credentials in the environment."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_server.key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.secret)
+    with serve(moto_server.endpoint) as state:
+        yield state
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import pytest
 
 from dlcli.errors import RemoteError
 from dlcli.remote import SyncOptions, fetch, pull, push
-from dlcli.remote.paths import MANIFEST_NAME
+from tests.remote.conftest import manifest_keys
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_multipart_upload_and_noop_reads_manifest(moto, tmp_path: Path) -> None:
     push(tmp_path / "src", f"s3://{bucket}/m", options)
     head = moto.client().head_object(Bucket=bucket, Key="m/big.bin")
     assert head["ETag"].strip('"').endswith("-2") and "sha256" in head["Metadata"]
-    moto.client().head_object(Bucket=bucket, Key=f"m/{MANIFEST_NAME}")
+    assert len(manifest_keys(moto.client(), bucket, "m")) == 1
     assert push(tmp_path / "src", f"s3://{bucket}/m", options).skipped == ["big.bin"]
     got = pull(f"s3://{bucket}/m", tmp_path / "out", options)
     assert got.downloaded == ["big.bin"] and (tmp_path / "out" / "big.bin").stat().st_size == 17 * 1024 * 1024
@@ -95,7 +95,8 @@ def test_objects_known_only_by_head_enter_the_manifest(moto, tmp_path: Path) -> 
     uploader.submit(tmp_path / "src" / "ckpt.h5", "ckpt.h5")
     assert uploader.close().uploaded == ["ckpt.h5"]
     assert push(tmp_path / "src", f"s3://{bucket}/run", options).skipped == ["ckpt.h5"]
-    body = moto.client().get_object(Bucket=bucket, Key=f"run/{MANIFEST_NAME}")["Body"].read()
+    (manifest,) = manifest_keys(moto.client(), bucket, "run")
+    body = moto.client().get_object(Bucket=bucket, Key=manifest)["Body"].read()
     assert set(json.loads(body)["files"]) == {"ckpt.h5"}
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.errors import ConfigError, setting
+from dlcli.errors import ConfigError, ModelFileError, setting
 
 from .early_stopping import EarlyStopping
 
@@ -78,7 +78,24 @@ class TrainerState:
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
-        """Continue from :meth:`state_dict` output (set the model weights separately)."""
+        """Continue from :meth:`state_dict` output (set the model weights separately).
+
+        A state that is not a complete one (a damaged or hand-edited checkpoint) is a
+        :class:`ModelFileError`, whatever part of it is wrong.
+        """
+        if not isinstance(d, dict):
+            raise ModelFileError(f"The checkpoint's training state is a {type(d).__name__}, not a table.", hint=_HINT)
+        missing = [key for key in self.state_dict() if key not in d and key not in _OPTIONAL]
+        if missing:
+            raise ModelFileError(f"The checkpoint's training state lacks {', '.join(missing)}.", hint=_HINT)
+        try:
+            self._load(d)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ModelFileError(
+                f"The checkpoint's training state is damaged: {type(exc).__name__}: {exc}.", hint=_HINT
+            ) from None
+
+    def _load(self, d: dict[str, Any]) -> None:
         if int(d.get("format", -1)) != STATE_FORMAT:
             raise ConfigError(f"Unsupported trainer state format {d.get('format')!r}; expected {STATE_FORMAT}.")
         saved_world = int(d.get("world", 1))
@@ -115,6 +132,11 @@ class TrainerState:
         if self.early_stopping is not None and d.get("early_stopping") is not None:
             self.early_stopping.load_state_dict(d["early_stopping"])
         self.history = [dict(row) for row in d["history"]]
+
+
+# Keys older checkpoints lack (read with a default).
+_OPTIONAL = frozenset({"source", "world", "early_stopping"})
+_HINT = "The file is damaged or was not written by dlcli; resume from another checkpoint of the run."
 
 
 def _ranks(n: int) -> str:

@@ -230,3 +230,27 @@ def test_out_of_core_training_is_reproducible_and_resumes_bit_exact(data, step) 
     for _ in later.fit(*stream_sources(X, y, Xv, yv)):
         pass
     assert_same_weights(resumed, expected)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda s: s.pop("epoch"), "The checkpoint's training state lacks epoch."),
+        (lambda s: s.pop("optimizer"), "The checkpoint's training state lacks optimizer."),
+        (lambda s: s.__setitem__("epoch", [1, 2]), "The checkpoint's training state is damaged: TypeError"),
+        (lambda s: s.__setitem__("optimizer", "adam"), "The checkpoint's training state is damaged"),
+        (lambda s: s.__setitem__("history", 3), "The checkpoint's training state is damaged: TypeError"),
+    ],
+)
+def test_a_damaged_training_state_is_a_model_file_error(data, damage, message) -> None:  # type: ignore[no-untyped-def]
+    from dlcli.errors import ModelFileError
+
+    X, y, Xv, yv = data
+    model = classifier(seed=1)
+    trainer = make_trainer(model, seed=2, epochs=3)
+    list(trainer.fit(*sources(X, y, Xv, yv)))
+    state = stored(trainer.state_dict())
+    damage(state)
+    with pytest.raises(ModelFileError) as info:
+        make_trainer(classifier(seed=1), seed=2, epochs=3).load_state_dict(state)
+    assert info.value.message.startswith(message)

@@ -16,6 +16,7 @@ import numpy as np
 
 from dlcli.data.columns import Target
 from dlcli.errors import DataError
+from dlcli.nn.tasks import TASKS
 
 SCHEMA_VERSION = 1
 MAX_AUTO_CLASSES = 20  # integer targets with at most this many values are class labels
@@ -85,6 +86,8 @@ class Schema:
                 Feature(f["name"], f["kind"], float(f.get("fill", 0.0)), list(f.get("categories", [])))
                 for f in data["features"]
             ]
+            if data["task"] not in TASKS:
+                raise ValueError(f"unknown task {data['task']!r}")
             return cls(
                 task=data["task"],
                 features=features,

@@ -8,6 +8,7 @@ datasets because HDF5 attributes are limited to 64 KiB.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ ATTR_FORMAT_VERSION = "format_version"
 ATTR_DLCLI_VERSION = "dlcli_version"
 ATTR_CREATED = "created"
 ATTR_MODEL_CONFIG = "model_config"
+ATTR_MODEL_CONFIG_SHA256 = "model_config_sha256"
+ATTR_SHA256 = "sha256"  # on each JSON dataset
 
 WEIGHTS_GROUP = "model_weights"
 DLCLI_GROUP = "dlcli"
@@ -129,14 +132,46 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=to_jsonable, sort_keys=False)
 
 
+def create_checked_dataset(group: h5py.Group, name: str, value: np.ndarray) -> h5py.Dataset:
+    """A dataset with HDF5's Fletcher-32 checksum, which every read verifies (a flipped bit is
+    an error, not a changed prediction). Scalars cannot carry the filter (it needs chunks)."""
+    if value.ndim == 0 or value.size == 0:
+        return group.create_dataset(name, data=value)
+    return group.create_dataset(name, data=value, fletcher32=True)
+
+
 def write_json_dataset(group: h5py.Group, name: str, value: Any) -> None:
-    """Store ``value`` as a scalar UTF-8 string dataset holding its JSON."""
-    group.create_dataset(name, data=dumps(value), dtype=h5py.string_dtype("utf-8"))
+    """Store ``value`` as a scalar UTF-8 string dataset holding its JSON, and its SHA-256."""
+    document = dumps(value)
+    dataset = group.create_dataset(name, data=document, dtype=h5py.string_dtype("utf-8"))
+    dataset.attrs[ATTR_SHA256] = digest(document)
 
 
 def read_json_dataset(group: h5py.Group, name: str) -> Any:
-    """Parse a dataset written by :func:`write_json_dataset` (raises ``ValueError`` if bad)."""
+    """Parse a dataset written by :func:`write_json_dataset` (raises ``ValueError`` if bad,
+    or if it does not match its checksum; files written before checksums have none)."""
     dataset = group[name]
     if not isinstance(dataset, h5py.Dataset) or dataset.shape != ():
         raise ValueError(f"'{dataset.name}' is not a scalar string dataset")
-    return json.loads(text(dataset[()]))
+    document = text(dataset[()])
+    verify_digest(document, dataset.attrs.get(ATTR_SHA256), dataset.name)
+    return loads(document)
+
+
+def verify_digest(document: str, stored: Any, where: str) -> None:
+    """Raise ``LayoutError`` when ``document`` does not match the SHA-256 ``stored`` for it."""
+    if stored is not None and text(stored) != digest(document):
+        raise LayoutError(f"{where} does not match its checksum: the file is damaged")
+
+
+def loads(document: str) -> Any:
+    """``json.loads`` that reports JSON nested too deeply to parse as a ``LayoutError``."""
+    try:
+        return json.loads(document)
+    except RecursionError:
+        raise LayoutError("a JSON document in it nests too deeply to be dlcli's") from None
+
+
+def digest(document: str) -> str:
+    """The SHA-256 stored beside a JSON document, verified when it is read."""
+    return hashlib.sha256(document.encode("utf-8")).hexdigest()

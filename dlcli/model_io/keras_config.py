@@ -17,6 +17,7 @@ from dlcli.nn import LAYERS
 from dlcli.nn.initializers import initializer_name
 
 from .format import LayoutError
+from .verify import check_layer_fields
 
 DTYPES = ("float32", "float64")
 
@@ -112,8 +113,9 @@ def from_keras_config(keras_config: Any, *, loss: str | None = None, dtype: str 
     input_dim = _width(body.get("build_input_shape"))
     found_dtype = None
     layers: list[dict[str, Any]] = []
-    for spec in body["layers"]:
-        class_name, config = spec.get("class_name"), dict(spec.get("config") or {})
+    for index, spec in enumerate(body["layers"]):
+        class_name, config = check_layer_fields(spec, index)
+        config = dict(config)
         shape = config.get("batch_shape") or config.get("batch_input_shape")
         if shape is not None and not layers:
             input_dim = _width(shape)

@@ -7,7 +7,6 @@ before any weight is copied into a model.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from . import format as fmt
 from .format import LayoutError, LoadedModel
 from .keras_config import from_keras_config, keras_loss
 from .state_tree import read_tree
+from .verify import check_declared_shapes, check_seal, check_self_contained
 
 _SUPPORTED = (
     "dlcli reads models written by 'dlcli train' and Keras legacy .h5 models "
@@ -55,6 +55,12 @@ def open_model_file(path: str | Path) -> Iterator[tuple[h5py.File, FileInfo]]:
     """
     _check_readable(path)
     try:
+        check_seal(path)
+    except LayoutError as exc:
+        raise ModelFileError(
+            f"'{path}' is damaged: {exc}.", hint="Copy or download it again, or use another checkpoint of the run."
+        ) from None
+    try:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise ModelFileError(
@@ -64,12 +70,17 @@ def open_model_file(path: str | Path) -> Iterator[tuple[h5py.File, FileInfo]]:
             "so the damage happened after saving.",
         ) from None
     with f:
-        info = _identify(f, path)
         try:
+            info = _identify(f, path)
+            check_self_contained(f)  # before anything is read through a link
             yield f, info
-        except (LayoutError, KeyError, OSError, ValueError) as exc:
+        except RecursionError:
+            raise ModelFileError(
+                f"'{path}' cannot be loaded: its JSON nests too deeply to be a dlcli model.", hint=_SUPPORTED
+            ) from None
+        except (LayoutError, KeyError, OSError, ValueError, TypeError, RuntimeError, IndexError) as exc:
             # ModelFileError is none of these, so it passes through unchanged.
-            # KeyError/OSError/ValueError come from h5py on damaged or inconsistent content.
+            # The others come from h5py (and JSON of the wrong shape) on damaged content.
             raise ModelFileError(f"'{path}' cannot be loaded: {_detail(exc)}.", hint=_SUPPORTED) from None
 
 
@@ -137,8 +148,11 @@ def load_weights_into(model: Any, path: str | Path) -> None:
 
 def nn_config(f: h5py.File) -> dict[str, Any]:
     """The ``Sequential.from_config`` dict for the file's architecture."""
+    document = fmt.text(f.attrs[fmt.ATTR_MODEL_CONFIG])
     try:
-        keras_config = json.loads(fmt.text(f.attrs[fmt.ATTR_MODEL_CONFIG]))
+        keras_config = fmt.loads(document)
+    except LayoutError:
+        raise
     except ValueError:
         raise LayoutError("its model_config attribute is not valid JSON") from None
     group = f.get(fmt.DLCLI_GROUP)
@@ -148,18 +162,35 @@ def nn_config(f: h5py.File) -> dict[str, Any]:
         dtype = fmt.text(group.attrs["dtype"]) if "dtype" in group.attrs else None
     elif "training_config" in f.attrs:  # a Keras file: reuse its loss to allow fine-tuning
         try:
-            loss = keras_loss(json.loads(fmt.text(f.attrs["training_config"])))
+            loss = keras_loss(fmt.loads(fmt.text(f.attrs["training_config"])))
         except ValueError:
             loss = None
     return from_keras_config(keras_config, loss=loss, dtype=dtype)
 
 
 def build_model(f: h5py.File) -> Sequential:
-    """A built ``Sequential`` with the file's architecture (weights not loaded yet)."""
+    """A built ``Sequential`` with the file's architecture (weights not loaded yet).
+
+    The declared sizes are checked against the stored weights' shapes first, so nothing
+    larger than what the file holds is allocated.
+    """
+    config = nn_config(f)
+    check_declared_shapes(config, stored_shapes(f[fmt.WEIGHTS_GROUP], config))
     try:
-        return Sequential.from_config(nn_config(f))
+        model = Sequential.from_config(config)
     except ConfigError as exc:
         raise LayoutError(exc.message.rstrip(".")) from None
+    # Last, so a hand-edited config gets the specific message above when it is invalid;
+    # a valid one that differs from what was saved (an epsilon's flipped digit) is damage.
+    stored = f.attrs.get(fmt.ATTR_MODEL_CONFIG_SHA256)
+    fmt.verify_digest(fmt.text(f.attrs[fmt.ATTR_MODEL_CONFIG]), stored, "the model_config attribute")
+    return model
+
+
+def stored_shapes(group: h5py.Group, config: dict[str, Any]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Layer name -> weight name -> the stored dataset's shape (no data is read)."""
+    names = [str(layer["config"].get("name")) for layer in config["layers"]]
+    return {n: {k: tuple(d.shape) for k, d in layer_datasets(group, n).items()} for n in names if n in group}
 
 
 def read_weights(
@@ -191,7 +222,13 @@ def _checked(layer: str, name: str, target: np.ndarray, found: dict[str, h5py.Da
         raise LayoutError(f"layer '{layer}' weight '{name}': expected shape {target.shape}, found {dataset.shape}")
     if dataset.dtype.kind not in "biuf":
         raise LayoutError(f"layer '{layer}' weight '{name}' holds {dataset.dtype}, not numbers")
-    return np.asarray(dataset[()])
+    try:
+        value = np.asarray(dataset[()])  # HDF5 verifies the Fletcher-32 checksum here
+    except OSError:
+        raise LayoutError(f"layer '{layer}' weight '{name}' fails its checksum: the file is damaged") from None
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise LayoutError(f"layer '{layer}' weight '{name}' holds NaN or infinite values")
+    return value
 
 
 def layer_datasets(group: h5py.Group, layer: str) -> dict[str, h5py.Dataset]:
@@ -217,17 +254,21 @@ def _read_dlcli_group(f: h5py.File) -> tuple[Any, Any, Any]:
     group = f.get(fmt.DLCLI_GROUP)
     if not isinstance(group, h5py.Group):
         return None, None, None
-    values: list[Any] = []
-    for name in (fmt.SCHEMA_DATASET, fmt.METADATA_DATASET):
-        if name not in group:
-            values.append(None)
-            continue
-        try:
-            values.append(fmt.read_json_dataset(group, name))
-        except ValueError:
-            raise LayoutError(f"{group.name}/{name} is not valid JSON") from None
+    schema, metadata = (read_json(group, name) for name in (fmt.SCHEMA_DATASET, fmt.METADATA_DATASET))
     state = read_tree(group[fmt.STATE_GROUP]) if fmt.STATE_GROUP in group else None
-    return values[0], values[1], state
+    return schema, metadata, state
+
+
+def read_json(group: h5py.Group, name: str) -> Any:
+    """The JSON dataset ``name`` of the dlcli group (``None`` when absent), checked."""
+    if name not in group:
+        return None
+    try:
+        return fmt.read_json_dataset(group, name)
+    except LayoutError:
+        raise
+    except ValueError:
+        raise LayoutError(f"{group.name}/{name} is not valid JSON") from None
 
 
 def _check_readable(path: str | Path) -> None:

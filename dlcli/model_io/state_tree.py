@@ -21,7 +21,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .format import LayoutError, read_json_dataset, text
+from .format import ATTR_SHA256, LayoutError, create_checked_dataset, digest, read_json_dataset, text
 
 TREE_DATASET = "tree"
 ARRAYS_GROUP = "arrays"
@@ -42,9 +42,10 @@ def write_tree(group: h5py.Group, tree: Any) -> None:
     encoded = _encode(tree, arrays, "training_state")
     data = group.create_group(ARRAYS_GROUP)
     for i, array in enumerate(arrays):
-        data.create_dataset(str(i), data=array)
+        create_checked_dataset(data, str(i), array)
     text_json = json.dumps(encoded, allow_nan=True)
-    group.create_dataset(TREE_DATASET, data=text_json, dtype=h5py.string_dtype("utf-8"))
+    tree = group.create_dataset(TREE_DATASET, data=text_json, dtype=h5py.string_dtype("utf-8"))
+    tree.attrs[ATTR_SHA256] = digest(text_json)
 
 
 def read_tree(group: h5py.Group) -> Any:

@@ -1,7 +1,9 @@
-"""``read_summary``: what a model file holds, without building the model or reading weights.
+"""``read_summary``: what a model file holds, verified as loading verifies it.
 
-Only attributes, JSON and dataset shapes are read, so ``dlcli inspect`` stays fast on large
-models and checkpoints (the training state is reported as present, not decoded).
+``dlcli inspect`` never reports a config the weights contradict: the file passes the same
+checks as :func:`~dlcli.model_io.load_model` (self-contained, declared shapes, weight
+checksums, finite values) before anything is summarised. The training state is reported
+as present, not decoded.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import h5py
 import numpy as np
 
 from . import format as fmt
-from .reader import layer_datasets, nn_config, open_model_file
+from .reader import build_model, layer_datasets, nn_config, open_model_file, read_json, read_weights
 
 # Weights Keras keeps non-trainable whatever the layer's ``trainable`` flag.
 NON_TRAINABLE = frozenset({"moving_mean", "moving_variance", "mean", "variance", "count"})
@@ -38,16 +40,15 @@ def read_summary(path: str | Path) -> dict[str, Any]:
         As :func:`dlcli.model_io.load_model` for unreadable or foreign files.
     """
     with open_model_file(path) as (f, info):
+        model = build_model(f)
+        read_weights(f[fmt.WEIGHTS_GROUP], model.layers)
         config = nn_config(f)
         layers = _layers(f[fmt.WEIGHTS_GROUP], config)
         group = f.get(fmt.DLCLI_GROUP)
         schema = metadata = None
         has_state = False
         if isinstance(group, h5py.Group):
-            if fmt.SCHEMA_DATASET in group:
-                schema = fmt.read_json_dataset(group, fmt.SCHEMA_DATASET)
-            if fmt.METADATA_DATASET in group:
-                metadata = fmt.read_json_dataset(group, fmt.METADATA_DATASET)
+            schema, metadata = read_json(group, fmt.SCHEMA_DATASET), read_json(group, fmt.METADATA_DATASET)
             has_state = fmt.STATE_GROUP in group
     return {
         "path": str(path),

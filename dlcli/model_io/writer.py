@@ -16,6 +16,7 @@ from dlcli.files import atomic_path
 from . import format as fmt
 from .keras_config import to_keras_config
 from .state_tree import write_tree
+from .verify import USERBLOCK, seal
 
 
 def save_model(
@@ -58,11 +59,12 @@ def save_model(
             # The name becomes an HDF5 group; Keras forbids '/' in layer names too.
             raise ConfigError(f"Layer name {layer.name!r} cannot be saved: names must be non-empty and contain no '/'.")
     # Default libver ("earliest"): files stay readable by HDF5 1.8/1.10 tools (h5dump).
-    with atomic_path(path) as temp, h5py.File(temp, "w") as f:
-        _write_root_attributes(f, model)
-        _write_weights(f.create_group(fmt.WEIGHTS_GROUP), model)
-        _write_dlcli_group(f.create_group(fmt.DLCLI_GROUP), model, schema, metadata, training_state)
-        f.flush()
+    with atomic_path(path) as temp:
+        with h5py.File(temp, "w", userblock_size=USERBLOCK) as f:
+            _write_root_attributes(f, model)
+            _write_weights(f.create_group(fmt.WEIGHTS_GROUP), model)
+            _write_dlcli_group(f.create_group(fmt.DLCLI_GROUP), model, schema, metadata, training_state)
+        seal(temp)
 
 
 def _write_root_attributes(f: h5py.File, model: Any) -> None:
@@ -71,7 +73,9 @@ def _write_root_attributes(f: h5py.File, model: Any) -> None:
     f.attrs[fmt.ATTR_FORMAT_VERSION] = np.int64(fmt.FORMAT_VERSION)
     f.attrs[fmt.ATTR_DLCLI_VERSION] = __version__
     f.attrs[fmt.ATTR_CREATED] = datetime.now(UTC).isoformat(timespec="seconds")
-    f.attrs[fmt.ATTR_MODEL_CONFIG] = fmt.dumps(to_keras_config(model))
+    config = fmt.dumps(to_keras_config(model))
+    f.attrs[fmt.ATTR_MODEL_CONFIG] = config
+    f.attrs[fmt.ATTR_MODEL_CONFIG_SHA256] = fmt.digest(config)
     f.attrs["keras_version"] = fmt.KERAS_VERSION
     f.attrs["backend"] = fmt.KERAS_BACKEND
 
@@ -92,7 +96,7 @@ def _write_weights(group: h5py.Group, model: Any) -> None:
         names = [f"{layer.name}/{name}" for name, _ in weights]
         fmt.write_name_list(layer_group, "weight_names", names)
         for name, (_, value) in zip(names, weights, strict=True):
-            layer_group.create_dataset(name, data=np.asarray(value))
+            fmt.create_checked_dataset(layer_group, name, np.asarray(value))
     # Keras 3 writes the (here empty) model-level weights too; mirror it so its loader
     # sees the layout it produces itself.
     fmt.write_name_list(group.create_group("top_level_model_weights"), "weight_names", [])

@@ -98,10 +98,12 @@ def load_predictor(path: str | Path, *, remote_options: Any = None) -> Predictor
 
 
 def summarize_model(path: str | Path, *, remote_options: Any = None) -> dict[str, Any]:
-    """What a model file holds (layers, shapes, schema, provenance), without building it."""
+    """What a model file holds (layers, shapes, schema, provenance), verified as loading does."""
     from dlcli.model_io import read_summary
 
     summary: dict[str, Any] = read_summary(localize(path, remote_options=remote_options))
+    if summary["schema"] is not None:
+        Schema.from_dict(summary["schema"])  # inspect shows what predict would use, or fails as it would
     return summary
 
 

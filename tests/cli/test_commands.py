@@ -263,7 +263,7 @@ def test_model_file_errors(cli, tmp_path: Path, iris_model: Path) -> None:  # ty
         handle["x"] = [1, 2]
     expected = {
         text: f"Error: '{text}' is not a dlcli model file: it is not an HDF5 file.",
-        truncated: f"Error: '{truncated}' is not a dlcli model file: it is truncated or corrupted",
+        truncated: f"Error: '{truncated}' is damaged: its content does not match the checksum dlcli wrote with it",
         tmp_path / "missing.h5": f"Error: '{tmp_path / 'missing.h5'}' does not exist.",
         tmp_path / "foreign.h5": f"Error: '{tmp_path / 'foreign.h5'}' is not a dlcli model file: it is an HDF5 file "
         "without a 'dlcli_format' attribute or a Keras model (model_config, model_weights).",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -45,3 +48,14 @@ def raw_inputs(n: int = 32, seed: int = 1) -> np.ndarray:
 @pytest.fixture
 def model_path(tmp_path: Path) -> Path:
     return tmp_path / "model.h5"
+
+
+@contextmanager
+def crafted(path: Path) -> Iterator[h5py.File]:
+    """Edit a saved model file, then seal it again: what a crafted (not merely damaged) file
+    looks like, so the checks after the seal's are the ones that answer."""
+    from dlcli.model_io.verify import seal
+
+    with h5py.File(path, "r+") as f:
+        yield f
+    seal(path)

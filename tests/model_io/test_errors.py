@@ -11,7 +11,7 @@ import pytest
 from dlcli.errors import ModelFileError
 from dlcli.model_io import load_model, load_weights_into, read_summary, save_model
 
-from .conftest import make_model
+from .conftest import crafted, make_model
 
 
 def load_error(path: Path) -> ModelFileError:
@@ -49,10 +49,16 @@ def test_truncated_file(tmp_path: Path, model_path: Path) -> None:
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(data[: len(data) // 2])
     error = load_error(truncated)
-    assert error.message.startswith(
-        f"'{truncated}' is not a dlcli model file: it is truncated or corrupted (HDF5 cannot open it: "
+    assert error.message == (
+        f"'{truncated}' is damaged: its content does not match the checksum dlcli wrote with it "
+        "(a flipped bit, a truncated or partial copy)."
     )
     assert error.hint and "again" in error.hint
+    unsealed = tmp_path / "unsealed.h5"  # a file without a seal (Keras's) is left to HDF5 to judge
+    unsealed.write_bytes(b"\0" * 512 + data[512 : len(data) // 2])
+    assert load_error(unsealed).message.startswith(
+        f"'{unsealed}' is not a dlcli model file: it is truncated or corrupted (HDF5 cannot open it: "
+    )
 
 
 def test_foreign_hdf5(tmp_path: Path) -> None:
@@ -67,7 +73,7 @@ def test_foreign_hdf5(tmp_path: Path) -> None:
 
 def test_other_format_name(model_path: Path) -> None:
     save_model(model_path, make_model())
-    with h5py.File(model_path, "a") as f:
+    with crafted(model_path) as f:
         f.attrs["dlcli_format"] = "dlcli-dataset"
     assert load_error(model_path).message == (
         f"'{model_path}' is not a dlcli model file: its format is 'dlcli-dataset', expected 'dlcli-model'."
@@ -76,7 +82,7 @@ def test_other_format_name(model_path: Path) -> None:
 
 def test_newer_format_version_says_which_dlcli_to_install(model_path: Path) -> None:
     save_model(model_path, make_model())
-    with h5py.File(model_path, "a") as f:
+    with crafted(model_path) as f:
         f.attrs["format_version"] = 2
         f.attrs["dlcli_version"] = "0.4.0"
     error = load_error(model_path)
@@ -87,7 +93,7 @@ def test_newer_format_version_says_which_dlcli_to_install(model_path: Path) -> N
 @pytest.mark.parametrize("value", ["1", 0, -3, 1.5])
 def test_malformed_format_version(model_path: Path, value: object) -> None:
     save_model(model_path, make_model())
-    with h5py.File(model_path, "a") as f:
+    with crafted(model_path) as f:
         f.attrs["format_version"] = value
     assert load_error(model_path).message == (
         f"'{model_path}' is not a dlcli model file: format_version is {value!r}, expected a positive integer."
@@ -95,7 +101,7 @@ def test_malformed_format_version(model_path: Path, value: object) -> None:
 
 
 def _replace_kernel(path: Path, layer: str, shape: tuple[int, ...]) -> None:
-    with h5py.File(path, "a") as f:
+    with crafted(path) as f:
         del f[f"model_weights/{layer}/{layer}/kernel"]
         f[f"model_weights/{layer}/{layer}/kernel"] = np.zeros(shape, np.float32)
 
@@ -110,7 +116,7 @@ def test_weight_shape_mismatch(model_path: Path) -> None:
 
 def test_missing_weight(model_path: Path) -> None:
     save_model(model_path, make_model())
-    with h5py.File(model_path, "a") as f:
+    with crafted(model_path) as f:
         del f["model_weights/dense/dense/bias"]
     assert load_error(model_path).message == (
         f"'{model_path}' cannot be loaded: layer 'dense' lists weight 'dense/bias' but its dataset is missing."
@@ -119,7 +125,7 @@ def test_missing_weight(model_path: Path) -> None:
 
 def test_missing_layer_group(model_path: Path) -> None:
     save_model(model_path, make_model())
-    with h5py.File(model_path, "a") as f:
+    with crafted(model_path) as f:
         del f["model_weights/batch_normalization"]
     assert load_error(model_path).message == (
         f"'{model_path}' cannot be loaded: layer 'batch_normalization' has no weights in the "
@@ -129,7 +135,7 @@ def test_missing_layer_group(model_path: Path) -> None:
 
 def test_unknown_layer_type(model_path: Path) -> None:
     save_model(model_path, make_model())
-    with h5py.File(model_path, "a") as f:
+    with crafted(model_path) as f:
         f.attrs["model_config"] = f.attrs["model_config"].replace('"Dropout"', '"Conv2D"')
     assert load_error(model_path).message == (
         f"'{model_path}' cannot be loaded: layer 'dropout' is a Conv2D; dlcli supports "
@@ -139,7 +145,7 @@ def test_unknown_layer_type(model_path: Path) -> None:
 
 def test_bad_json(model_path: Path) -> None:
     save_model(model_path, make_model(), metadata={"a": 1})
-    with h5py.File(model_path, "a") as f:
+    with crafted(model_path) as f:
         del f["dlcli/metadata"]
         f.create_dataset("dlcli/metadata", data="{not json", dtype=h5py.string_dtype())
     assert load_error(model_path).message == (f"'{model_path}' cannot be loaded: /dlcli/metadata is not valid JSON.")
@@ -164,7 +170,7 @@ def test_summary_and_warm_start_validate_too(tmp_path: Path, model_path: Path) -
 )
 def test_missing_keras_part(model_path: Path, part: str, what: str) -> None:
     save_model(model_path, make_model())
-    with h5py.File(model_path, "a") as f:
+    with crafted(model_path) as f:
         if part in f.attrs:
             del f.attrs[part]
         else:

@@ -79,7 +79,11 @@ def train(
     force: Annotated[bool, typer.Option("--force", help="Replace the run in --out if it holds one.")] = False,
     resume: Annotated[
         Path | None,
-        typer.Option(metavar="CHECKPOINT", help="Continue exactly from this checkpoint.", show_default=False),
+        typer.Option(
+            metavar="CHECKPOINT",
+            help="Continue exactly from this checkpoint, from any directory; --epochs N trains it on to N epochs.",
+            show_default=False,
+        ),
     ] = None,
     init_from: Annotated[
         Path | None,

@@ -40,12 +40,23 @@ STATE_GROUP = "training_state"
 SCHEMA_DATASET = "schema"
 METADATA_DATASET = "metadata"
 
+# JSON deeper than this is refused (read) and never written: dlcli's own documents nest a
+# few levels, Python's parser gives up near 1,000.
+MAX_JSON_DEPTH = 100
+
 # Keras splits a list attribute into name0, name1, ... above this size (object header limit).
 HDF5_OBJECT_HEADER_LIMIT = 64512
 
 
 class LayoutError(ValueError):
-    """Something inside a file is not as the layout says; the reader adds the path."""
+    """Something inside a file is not as the layout says; the reader adds the path.
+
+    ``hint`` replaces the reader's default hint (what dlcli reads) where another fits better.
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 @dataclass
@@ -128,8 +139,14 @@ def to_jsonable(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """JSON text of ``value``; NaN and infinities allowed (Python reads them back)."""
-    return json.dumps(value, default=to_jsonable, sort_keys=False)
+    """JSON text of ``value``; NaN and infinities allowed (Python reads them back).
+
+    Raises ``ValueError`` for JSON nested deeper than :func:`loads` accepts, so dlcli never
+    writes a file it would refuse.
+    """
+    document = json.dumps(value, default=to_jsonable, sort_keys=False)
+    check_depth(json.loads(document), "the JSON", ValueError)
+    return document
 
 
 def create_checked_dataset(group: h5py.Group, name: str, value: np.ndarray) -> h5py.Dataset:
@@ -155,7 +172,7 @@ def read_json_dataset(group: h5py.Group, name: str) -> Any:
         raise ValueError(f"'{dataset.name}' is not a scalar string dataset")
     document = text(dataset[()])
     verify_digest(document, dataset.attrs.get(ATTR_SHA256), dataset.name)
-    return loads(document)
+    return loads(document, dataset.name)
 
 
 def verify_digest(document: str, stored: Any, where: str) -> None:
@@ -164,12 +181,32 @@ def verify_digest(document: str, stored: Any, where: str) -> None:
         raise LayoutError(f"{where} does not match its checksum: the file is damaged")
 
 
-def loads(document: str) -> Any:
-    """``json.loads`` that reports JSON nested too deeply to parse as a ``LayoutError``."""
+def loads(document: str, where: str = "a JSON document in it") -> Any:
+    """``json.loads`` refusing JSON nested more than :data:`MAX_JSON_DEPTH` levels deep.
+
+    The parser, and the code walking what it returns, recurse: JSON thousands of levels deep
+    would end in a ``RecursionError``. ``where`` names the document in the ``LayoutError``.
+    """
     try:
-        return json.loads(document)
+        value = json.loads(document)
     except RecursionError:
-        raise LayoutError("a JSON document in it nests too deeply to be dlcli's") from None
+        raise LayoutError(f"{where} nests too deeply to be dlcli's (more than {MAX_JSON_DEPTH} levels)") from None
+    check_depth(value, where, LayoutError)
+    return value
+
+
+def check_depth(value: Any, where: str, error: type[ValueError]) -> None:
+    """Raise ``error`` if parsed JSON ``value`` nests more than :data:`MAX_JSON_DEPTH` levels
+    (a scalar is 0, ``[]`` is 1); walks with a stack, not recursion."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth + 1 > MAX_JSON_DEPTH:
+            raise error(f"{where} nests too deeply to be dlcli's (more than {MAX_JSON_DEPTH} levels)")
+        pending.extend((child, depth + 1) for child in children)
 
 
 def digest(document: str) -> str:

@@ -21,10 +21,11 @@ from dlcli.errors import ConfigError, ModelFileError
 from dlcli.nn import Sequential
 
 from . import format as fmt
+from .checkpoint import check_training_state
 from .format import LayoutError, LoadedModel
 from .keras_config import from_keras_config, keras_loss
 from .state_tree import read_tree
-from .verify import check_declared_shapes, check_seal, check_self_contained
+from .verify import check_declared_shapes, check_seal, check_self_contained, check_stored
 
 _SUPPORTED = (
     "dlcli reads models written by 'dlcli train' and Keras legacy .h5 models "
@@ -71,8 +72,8 @@ def open_model_file(path: str | Path) -> Iterator[tuple[h5py.File, FileInfo]]:
         ) from None
     with f:
         try:
+            check_self_contained(f)  # first: even identifying the file must not follow a link
             info = _identify(f, path)
-            check_self_contained(f)  # before anything is read through a link
             yield f, info
         except RecursionError:
             raise ModelFileError(
@@ -81,7 +82,8 @@ def open_model_file(path: str | Path) -> Iterator[tuple[h5py.File, FileInfo]]:
         except (LayoutError, KeyError, OSError, ValueError, TypeError, RuntimeError, IndexError) as exc:
             # ModelFileError is none of these, so it passes through unchanged.
             # The others come from h5py (and JSON of the wrong shape) on damaged content.
-            raise ModelFileError(f"'{path}' cannot be loaded: {_detail(exc)}.", hint=_SUPPORTED) from None
+            hint = getattr(exc, "hint", None) or _SUPPORTED
+            raise ModelFileError(f"'{path}' cannot be loaded: {_detail(exc)}.", hint=hint) from None
 
 
 def load_model(path: str | Path) -> LoadedModel:
@@ -102,6 +104,8 @@ def load_model(path: str | Path) -> LoadedModel:
         model = build_model(f)
         model.set_weights(read_weights(f[fmt.WEIGHTS_GROUP], model.layers))
         schema, metadata, state = _read_dlcli_group(f)
+        if state is not None and metadata is not None and metadata.get("kind") == "checkpoint":
+            check_training_state(state, model)
     return LoadedModel(
         model=model,
         schema=schema,
@@ -150,7 +154,7 @@ def nn_config(f: h5py.File) -> dict[str, Any]:
     """The ``Sequential.from_config`` dict for the file's architecture."""
     document = fmt.text(f.attrs[fmt.ATTR_MODEL_CONFIG])
     try:
-        keras_config = fmt.loads(document)
+        keras_config = fmt.loads(document, "its model_config attribute")
     except LayoutError:
         raise
     except ValueError:
@@ -188,9 +192,17 @@ def build_model(f: h5py.File) -> Sequential:
 
 
 def stored_shapes(group: h5py.Group, config: dict[str, Any]) -> dict[str, dict[str, tuple[int, ...]]]:
-    """Layer name -> weight name -> the stored dataset's shape (no data is read)."""
-    names = [str(layer["config"].get("name")) for layer in config["layers"]]
-    return {n: {k: tuple(d.shape) for k, d in layer_datasets(group, n).items()} for n in names if n in group}
+    """Layer name -> weight name -> the stored dataset's shape (no data is read), for datasets
+    whose data is all in the file: a shape without data behind it must not size the model."""
+    shapes: dict[str, dict[str, tuple[int, ...]]] = {}
+    for layer in config["layers"]:
+        name = str(layer["config"].get("name"))
+        if name in group:
+            found = layer_datasets(group, name)
+            for key, dataset in found.items():
+                check_stored(dataset, f"layer '{name}' weight '{key}'")
+            shapes[name] = {key: tuple(dataset.shape) for key, dataset in found.items()}
+    return shapes
 
 
 def read_weights(
@@ -222,6 +234,7 @@ def _checked(layer: str, name: str, target: np.ndarray, found: dict[str, h5py.Da
         raise LayoutError(f"layer '{layer}' weight '{name}': expected shape {target.shape}, found {dataset.shape}")
     if dataset.dtype.kind not in "biuf":
         raise LayoutError(f"layer '{layer}' weight '{name}' holds {dataset.dtype}, not numbers")
+    check_stored(dataset, f"layer '{layer}' weight '{name}'")
     try:
         value = np.asarray(dataset[()])  # HDF5 verifies the Fletcher-32 checksum here
     except OSError:
@@ -259,16 +272,19 @@ def _read_dlcli_group(f: h5py.File) -> tuple[Any, Any, Any]:
     return schema, metadata, state
 
 
-def read_json(group: h5py.Group, name: str) -> Any:
+def read_json(group: h5py.Group, name: str) -> dict[str, Any] | None:
     """The JSON dataset ``name`` of the dlcli group (``None`` when absent), checked."""
     if name not in group:
         return None
     try:
-        return fmt.read_json_dataset(group, name)
+        value = fmt.read_json_dataset(group, name)
     except LayoutError:
         raise
     except ValueError:
         raise LayoutError(f"{group.name}/{name} is not valid JSON") from None
+    if not isinstance(value, dict):  # its readers look keys up in it
+        raise LayoutError(f"{group.name}/{name} holds a JSON {type(value).__name__}, not an object")
+    return value
 
 
 def _check_readable(path: str | Path) -> None:
@@ -280,6 +296,11 @@ def _check_readable(path: str | Path) -> None:
     if p.is_dir():
         raise ModelFileError(
             f"'{path}' is a directory, not a model file.", hint="Point to the .h5 file inside it, e.g. model.h5."
+        )
+    if not p.is_file():  # opening a FIFO waits for a writer; a device never ends
+        raise ModelFileError(
+            f"'{path}' is not a regular file (a FIFO, device or socket), so it cannot be a model file.",
+            hint="Copy the model into a file first, e.g. cat … > model.h5.",
         )
     try:
         with open(p, "rb"):

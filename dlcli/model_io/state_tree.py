@@ -21,7 +21,16 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .format import ATTR_SHA256, LayoutError, create_checked_dataset, digest, read_json_dataset, text
+from .format import (
+    ATTR_SHA256,
+    LayoutError,
+    check_depth,
+    create_checked_dataset,
+    digest,
+    read_json_dataset,
+    text,
+)
+from .verify import check_stored
 
 TREE_DATASET = "tree"
 ARRAYS_GROUP = "arrays"
@@ -37,9 +46,12 @@ def write_tree(group: h5py.Group, tree: Any) -> None:
     TypeError
         For a leaf that cannot be stored without pickle (objects, unicode arrays, ...),
         naming where in the tree it is.
+    ValueError
+        For a tree nesting more than ``MAX_JSON_DEPTH`` levels once encoded.
     """
     arrays: list[np.ndarray] = []
     encoded = _encode(tree, arrays, "training_state")
+    check_depth(encoded, "training_state", ValueError)  # never write what read_tree refuses
     data = group.create_group(ARRAYS_GROUP)
     for i, array in enumerate(arrays):
         create_checked_dataset(data, str(i), array)
@@ -57,7 +69,7 @@ def read_tree(group: h5py.Group) -> Any:
     arrays = group.get(ARRAYS_GROUP)
     if not isinstance(arrays, h5py.Group):
         raise LayoutError(f"{group.name}/{ARRAYS_GROUP} is missing")
-    return _decode(encoded, arrays)
+    return _Decoder(arrays).decode(encoded)
 
 
 def _encode(value: Any, arrays: list[np.ndarray], where: str) -> Any:
@@ -106,27 +118,61 @@ def _add_array(value: np.ndarray | np.generic, arrays: list[np.ndarray], where: 
     return len(arrays) - 1
 
 
-def _decode(value: Any, arrays: h5py.Group) -> Any:
-    if isinstance(value, list):
-        return [_decode(v, arrays) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if len(value) == 1:
-        ((key, inner),) = value.items()
-        if key in (_ARRAY, _SCALAR):
-            array = _read_array(arrays, inner)
-            return array[()] if key == _SCALAR else array
-        if key == _TUPLE:
-            return tuple(_decode(v, arrays) for v in inner)
-        if key == _DICT:
-            return {k: _decode(v, arrays) for k, v in inner}
-    return {k: _decode(v, arrays) for k, v in value.items()}
+class _Decoder:
+    """Rebuilds a tree; a damaged marker is a ``LayoutError`` naming the tree, and each array
+    is read once (a tree referring to one array a million times would be a memory bomb)."""
+
+    def __init__(self, arrays: h5py.Group) -> None:
+        self.arrays = arrays
+        self.read: set[int] = set()
+
+    def decode(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.decode(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, inner),) = value.items()
+            if key in (_ARRAY, _SCALAR):
+                array = self.array(inner)
+                return array[()] if key == _SCALAR else array
+            if key == _TUPLE:
+                return tuple(self.decode(v) for v in self.listed(key, inner))
+            if key == _DICT:
+                return dict(self.pair(item) for item in self.listed(key, inner))
+        return {k: self.decode(v) for k, v in value.items()}
+
+    def listed(self, marker: str, inner: Any) -> list[Any]:
+        if not isinstance(inner, list):
+            raise self.damaged(f"holds {marker} with {type(inner).__name__}, not a list")
+        return inner
+
+    def pair(self, item: Any) -> tuple[Any, Any]:
+        """A ``[key, value]`` entry of a ``__dict__``, with a key ``_encode_dict`` allows."""
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], _KEYS)):
+            raise self.damaged(f"holds a {_DICT} entry {str(item)[:40]}, not [key, value]")
+        return item[0], self.decode(item[1])
+
+    def array(self, index: Any) -> np.ndarray:
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise self.damaged(f"refers to array {str(index)[:40]}, not an index")
+        if index in self.read:
+            raise self.damaged(f"refers to array {index} twice")
+        self.read.add(index)
+        return _read_array(self.arrays, index)
+
+    def damaged(self, what: str) -> LayoutError:
+        return LayoutError(f"{self.arrays.parent.name}/{TREE_DATASET} {what}")
 
 
-def _read_array(arrays: h5py.Group, index: Any) -> np.ndarray:
+_KEYS = (type(None), bool, int, float, str)  # the dict keys _encode_dict stores
+
+
+def _read_array(arrays: h5py.Group, index: int) -> np.ndarray:
     dataset = arrays.get(str(index))
     if not isinstance(dataset, h5py.Dataset):
         raise LayoutError(f"{arrays.name}/{index} is missing")
-    if dataset.dtype.kind == "O":
+    if dataset.dtype.kind not in "biufcS":  # what write_tree stores: never objects
         raise LayoutError(f"{arrays.name}/{index} holds {text(dataset.dtype)}, not numbers")
+    check_stored(dataset, "a training-state array")
     return np.asarray(dataset[()])

@@ -18,6 +18,7 @@ fields have the JSON types the layers expect (``units: 64.7`` is not 64).
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ def check_seal(path: str | Path) -> None:
 def check_self_contained(f: h5py.File) -> None:
     """Refuse external links, external raw storage and virtual datasets anywhere in ``f``."""
     pending: list[h5py.Group] = [f]
+    walked: set[tuple[int, int]] = set()  # hard links may form cycles: walk each group once
     seen = 0
     while pending:
         group = pending.pop()
@@ -93,12 +95,34 @@ def check_self_contained(f: h5py.File) -> None:
                 continue  # inside this file; its target is walked where it really is
             item = group.get(name)
             if isinstance(item, h5py.Group):
-                pending.append(item)
+                key = h5py.h5g.get_objinfo(item.id).objno
+                if key not in walked:
+                    walked.add(key)
+                    pending.append(item)
             elif isinstance(item, h5py.Dataset) and (
                 item.is_virtual or item.id.get_create_plist().get_external_count() > 0
             ):
                 kind = "a virtual dataset" if item.is_virtual else "stored in an external file"
                 raise LayoutError(f"{where} is {kind}; a model file must be self-contained, not read other files")
+
+
+def check_stored(dataset: h5py.Dataset, what: str) -> None:
+    """Refuse a dataset whose data is not all in the file, before it is read.
+
+    HDF5 reads unwritten data as fill values: a crafted shape with no data behind it would
+    be gigabytes of zeros, a cut one silently zeros. Contiguous data must occupy its full
+    size; chunked data (the Fletcher-32 weights) must have every chunk stored.
+    """
+    string = h5py.check_string_dtype(dataset.dtype)
+    if dataset.size == 0 or (string is not None and string.length is None):
+        return  # variable-length strings live in the file's heap, as large as stored
+    if dataset.chunks is not None:
+        expected = math.prod(-(-n // c) for n, c in zip(dataset.shape, dataset.chunks, strict=True))
+        if dataset.id.get_num_chunks() >= expected:
+            return
+    elif dataset.id.get_create_plist().get_nfilters() > 0 or dataset.id.get_storage_size() >= dataset.nbytes:
+        return
+    raise LayoutError(f"{what} ({dataset.name}) is not all stored in the file: it is truncated or crafted")
 
 
 def check_layer_fields(spec: Any, index: int) -> tuple[str, dict[str, Any]]:
@@ -116,9 +140,14 @@ def check_layer_fields(spec: Any, index: int) -> tuple[str, dict[str, Any]]:
             continue
         value = config[key]
         exact = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if isinstance(value, float) and not math.isfinite(value):
+            # Python's JSON reads NaN and Infinity: an epsilon of NaN would predict NaN.
+            raise LayoutError(f"layer '{name}' has {key} {value!r}; it must be a finite number")
         if not exact:
             expected = " or ".join(_TYPE_NAMES[t] for t in types)
             raise LayoutError(f"layer '{name}' has {key} {value!r}; it must be {expected}")
+    if class_name == "Activation" and not isinstance(config.get("activation"), str):
+        raise LayoutError(f"layer '{name}' has activation {config.get('activation')!r}; it must be a string")
     units = config.get("units")
     if units is not None and not 0 < units <= MAX_WIDTH:
         raise LayoutError(f"layer '{name}' has units {units}; it must be between 1 and {MAX_WIDTH}")

@@ -44,8 +44,7 @@ def resumed_config(checkpoint: Any, changes: Mapping[str, Any], run_dir: Path, r
         raise UsageError(
             f"{', '.join(setting(k) for k in refused)} cannot change on --resume: a resumed run continues "
             "exactly as it was configured.",
-            hint=f"Resume without it (only {setting('train.epochs')}, {setting('train.patience')}, "
-            f"{setting('data.memory_limit')} and the remote settings may change), or start a new run from the "
+            hint=f"Resume without it (only {_resumable()} may change), or start a new run from the "
             f"checkpoint's weights with {setting('init_from', str(resume))}.",
         )
     metadata = checkpoint.metadata
@@ -61,6 +60,12 @@ def resumed_config(checkpoint: Any, changes: Mapping[str, Any], run_dir: Path, r
             hint=f"Give the new total, e.g. {setting('train.epochs', str(done + 10))}.",
         )
     return cfg
+
+
+def _resumable() -> str:
+    """:data:`RESUMABLE` as a user reads it: flags, and a section prefix as its settings."""
+    names = [f"the {key.rstrip('.')} settings" if key.endswith(".") else setting(key) for key in RESUMABLE]
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def warm_start(model: Any, path: Path, schema: Schema) -> None:

@@ -20,9 +20,11 @@ from dlcli.cli.eval import eval_command
 from dlcli.cli.helptext import DlcliCommand
 from dlcli.cli.init import init
 from dlcli.cli.inspect import inspect_command
+from dlcli.cli.plot import plot
 from dlcli.cli.predict import predict
 from dlcli.cli.pull import pull
 from dlcli.cli.push import push
+from dlcli.cli.runs import runs_command
 from dlcli.cli.train import train
 
 HELP = """Deep learning from the shell: train, evaluate and serve dense neural networks.
@@ -70,6 +72,8 @@ app.command("train", cls=DlcliCommand)(train)
 app.command("eval", cls=DlcliCommand)(eval_command)
 app.command("predict", cls=DlcliCommand)(predict)
 app.command("inspect", cls=DlcliCommand)(inspect_command)
+app.command("runs", cls=DlcliCommand)(runs_command)
+app.command("plot", cls=DlcliCommand)(plot)
 app.command("push", cls=DlcliCommand)(push)
 app.command("pull", cls=DlcliCommand)(pull)
 app.command("cache", cls=DlcliCommand)(cache_command)

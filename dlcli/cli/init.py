@@ -51,7 +51,7 @@ def init(
         render.emit_json(payload)
         return
     for path in written:
-        typer.echo(f"wrote {path}")
+        render.tsv("wrote", path)  # tab-separated: `cut -f2` gives the paths
     if summary and not quiet:
         render.log(
             f"{summary.task} on '{summary.target}': {summary.n_inputs} inputs → {summary.n_outputs} output(s), "

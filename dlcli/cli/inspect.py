@@ -33,40 +33,74 @@ def inspect_command(
 
 
 PROVENANCE = ("kind", "data", "data_sha256", "seed", "epochs_run", "best_epoch")
+LAYER_COLUMNS = ("layer", "type", "output", "params", "details")
+
+
+def _layer_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for layer in summary["layers"]:
+        config = layer["config"]
+        details = ", ".join(f"{k}={config[k]}" for k in ("activation", "rate", "momentum") if config.get(k) is not None)
+        rows.append([layer["name"], layer["class_name"], layer["output_dim"], layer["params"], details])
+    return rows
+
+
+def _facts(summary: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Everything but the layers and metrics, as (name, value) pairs in reading order."""
+    metadata = summary.get("metadata") or {}
+    facts: list[tuple[str, Any]] = [
+        ("path", summary["path"]),
+        ("kind", metadata.get("kind", "model")),
+        ("format", f"{summary['format_name']} v{summary['format_version']}"),
+        ("dlcli_version", summary.get("dlcli_version")),
+        ("created", summary.get("created")),
+        ("loss", summary.get("loss")),
+        ("dtype", summary.get("dtype")),
+        ("trainable_params", summary["trainable_params"]),
+        ("params", summary["params"]),
+    ]
+    schema = summary.get("schema")
+    if schema:
+        facts += [("task", schema["task"]), ("target", schema["target"])]
+        if schema.get("classes"):
+            facts.append(("classes", ", ".join(map(str, schema["classes"]))))
+        facts.append(("inputs", ", ".join(f"{f['name']} ({f['kind']})" for f in schema["features"])))
+    facts += [(key, metadata[key]) for key in PROVENANCE[1:] if key in metadata]
+    if summary.get("has_training_state"):
+        facts.append(("training_state", "present"))
+    return facts
 
 
 def _print(summary: dict[str, Any]) -> None:
-    from rich.table import Table
-
+    if not render.stdout_is_terminal():
+        # A pipe: name<TAB>value lines (facts, then metrics), and last the layers as a block
+        # under its header line, so every line after that header is a layer.
+        for name, value in _facts(summary):
+            render.tsv(name, value)
+        render.print_metrics("final validation metrics", summary.get("metrics") or {})
+        render.print_table("layers", LAYER_COLUMNS, _layer_rows(summary))
+        return
     console = render.out()
     metadata = summary.get("metadata") or {}
     console.print(
         f"{summary['path']}: {metadata.get('kind', 'model')}, format {summary['format_name']} "
         f"v{summary['format_version']}, written by dlcli {summary.get('dlcli_version') or '?'} "
-        f"at {summary.get('created') or '?'}"
+        f"at {summary.get('created') or '?'}",
+        markup=False,
     )
-    table = Table(title="layers")
-    for column in ("layer", "type", "output", "params", "details"):
-        table.add_column(column, justify="right" if column == "params" else "left")
-    for layer in summary["layers"]:
-        config = layer["config"]
-        details = ", ".join(f"{k}={config[k]}" for k in ("activation", "rate", "momentum") if config.get(k) is not None)
-        table.add_row(layer["name"], layer["class_name"], str(layer["output_dim"]), f"{layer['params']:,}", details)
-    console.print(table)
+    rows = [[*row[:3], f"{row[3]:,}", row[4]] for row in _layer_rows(summary)]
+    render.print_table("layers", LAYER_COLUMNS, rows, right=("params",))
     console.print(
         f"loss: {summary.get('loss')}  dtype: {summary.get('dtype')}  "
-        f"trainable parameters: {summary['trainable_params']:,}  total: {summary['params']:,}"
+        f"trainable parameters: {summary['trainable_params']:,}  total: {summary['params']:,}",
+        markup=False,
     )
-    schema = summary.get("schema")
-    if schema:
-        console.print(f"task: {schema['task']}  target: {schema['target']}")
-        if schema.get("classes"):
-            console.print(f"classes: {', '.join(map(str, schema['classes']))}")
-        console.print("inputs: " + ", ".join(f"{f['name']} ({f['kind']})" for f in schema["features"]))
-    for key in PROVENANCE[1:]:
-        if key in metadata:
-            console.print(f"{key}: {metadata[key]}")
-    if summary.get("has_training_state"):
-        console.print("training state: present (resume with dlcli train --resume)")
+    shown = {"path", "kind", "format", "dlcli_version", "created", "loss", "dtype", "trainable_params", "params"}
+    for name, value in _facts(summary):
+        if name not in shown:
+            console.print(f"{name}: {value}" if name != "training_state" else _STATE_LINE, markup=False)
     if summary.get("metrics"):
         render.print_metrics("final validation metrics", summary["metrics"])
+
+
+_STATE_LINE = "training state: present (resume with dlcli train --resume)"

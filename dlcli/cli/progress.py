@@ -77,7 +77,17 @@ class EpochProgress:
 
 
 def print_summary(result: Any, quiet: bool) -> None:
-    """After training: where things went, the final metrics, and the loss curves."""
+    """After training: where things went, the final metrics, and the loss curves (in a pipe,
+    ``name<TAB>value`` lines)."""
+    if not render.stdout_is_terminal():
+        facts = [("model", result.model), ("run_dir", result.run_dir), ("epochs_run", result.epochs_run)]
+        facts += [("best_epoch", result.best_epoch), ("seconds", round(result.seconds, 1))]
+        facts += [("samples_per_second", round(result.samples_per_second)), *(("pushed", p) for p in result.pushed)]
+        for name, value in facts:
+            render.tsv(name, value)
+        render.print_metrics("validation metrics", result.metrics)
+        _curves(result, quiet)
+        return
     console = render.out()
     console.print(f"model: {result.model}")
     console.print(f"run directory: {result.run_dir}")
@@ -88,12 +98,13 @@ def print_summary(result: Any, quiet: bool) -> None:
     for line in result.pushed:
         console.print(f"pushed: {line}")
     render.print_metrics("validation metrics (rows held out from training)", result.metrics)
+    _curves(result, quiet)
+
+
+def _curves(result: Any, quiet: bool) -> None:
+    """The run's curves on stderr, when that is a terminal."""
     if not quiet and render.stderr_is_terminal() and len(result.history) > 1:
-        for names in (("loss", "val_loss"), ("accuracy", "val_accuracy"), ("r2", "val_r2")):
-            series = {
-                n: [h.get(n) for h in result.history]
-                for n in names
-                if any(h.get(n) is not None for h in result.history)
-            }
-            if series:
-                render.err().print(render.line_chart(series))
+        from dlcli.workflows.plots import curves
+
+        for panel in curves(result.history):
+            render.err().print(render.line_chart(panel, best=result.best_epoch), markup=False)

@@ -95,15 +95,108 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
 
 def _macro_scores(matrix: np.ndarray) -> tuple[float, float, float]:
     """Macro precision, recall and F1 over classes seen in the truth or the predictions."""
+    precision, recall, f1, support = _class_scores(matrix)
+    present = (matrix.sum(axis=0) + support) > 0  # a class absent from both would only drag the mean to 0
+    return (float(precision[present].mean()), float(recall[present].mean()), float(f1[present].mean()))
+
+
+def _class_scores(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class precision, recall, F1 (0 where a denominator is 0) and support (true rows)."""
     true_positive = np.diag(matrix).astype(np.float64)
     predicted = matrix.sum(axis=0).astype(np.float64)
-    actual = matrix.sum(axis=1).astype(np.float64)
-    present = (predicted + actual) > 0  # a class absent from both would only drag the mean to 0
+    actual = matrix.sum(axis=1)
     precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
     recall = np.divide(true_positive, actual, out=np.zeros_like(true_positive), where=actual > 0)
     denominator = precision + recall
     f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
-    return (float(precision[present].mean()), float(recall[present].mean()), float(f1[present].mean()))
+    return precision, recall, f1, actual.astype(np.int64)
+
+
+def class_report(matrix: Any) -> list[dict[str, float | int]]:
+    """Precision, recall, F1 and support of each class, from a confusion matrix.
+
+    Parameters
+    ----------
+    matrix : array ``(n_classes, n_classes)``
+        Counts; rows are true classes, columns predicted ones.
+
+    Returns
+    -------
+    list of dict
+        One per class, in class order: ``precision``, ``recall``, ``f1`` (floats, 0.0 where
+        scikit-learn's ``zero_division=0`` would give 0) and ``support`` (true rows, int).
+    """
+    precision, recall, f1, support = _class_scores(np.asarray(matrix, dtype=np.int64))
+    return [
+        {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+        for p, r, f, n in zip(precision, recall, f1, support, strict=True)
+    ]
+
+
+def average_ranks(values: Any) -> np.ndarray:
+    """Ranks 1…n of ``values`` ``(n,)``, ties given the mean of the ranks they span (float64)."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    order = np.argsort(v, kind="mergesort")
+    ordered = v[order]
+    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))  # where each run of ties starts
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], len(v))
+    mean_rank = (starts + 1 + ends) / 2.0  # mean of the ranks starts+1 … ends
+    ranks = np.empty(len(v), dtype=np.float64)
+    ranks[order] = mean_rank[np.cumsum(first) - 1]
+    return ranks
+
+
+def binary_roc_auc(positive: Any, scores: Any) -> float | None:
+    """Area under the ROC curve as the Mann–Whitney statistic: the probability that a random
+    positive scores above a random negative, ties counting one half.
+
+    Parameters
+    ----------
+    positive : array of bool ``(n,)``
+        Which rows belong to the positive class.
+    scores : array ``(n,)``
+        Higher means more likely positive.
+
+    Returns
+    -------
+    float or None
+        ``None`` when either class has no rows (the area is undefined).
+    """
+    is_positive = np.asarray(positive, dtype=bool).reshape(-1)
+    n_pos = int(is_positive.sum())
+    n_neg = len(is_positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    rank_sum = float(average_ranks(scores)[is_positive].sum())
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def roc_auc(y_true: Any, proba: Any, n_classes: int) -> dict[str, Any]:
+    """ROC-AUC: of P(class 1) for binary, one-vs-rest macro (unweighted mean) for multi-class.
+
+    Parameters are those of :func:`classification_metrics`.
+
+    Returns
+    -------
+    dict
+        ``roc_auc`` (float, or ``None`` when no class can be scored), ``per_class`` (each
+        class's one-vs-rest area or ``None``) and ``skipped`` (class indices left out of the
+        mean because the data holds none of them, or only them).
+    """
+    n_classes = int(n_classes)
+    labels = _labels(y_true, n_classes)
+    P = _class_probabilities(proba, n_classes, len(labels))
+    if n_classes == 2:
+        area = binary_roc_auc(labels == 1, P[:, 1])
+        return {"roc_auc": area, "per_class": [area, area], "skipped": [] if area is not None else [0, 1]}
+    per_class = [binary_roc_auc(labels == c, P[:, c]) for c in range(n_classes)]
+    scored = [a for a in per_class if a is not None]
+    return {
+        "roc_auc": float(np.mean(scored)) if scored else None,
+        "per_class": per_class,
+        "skipped": [c for c, a in enumerate(per_class) if a is None],
+    }
 
 
 def _labels(y_true: Any, n_classes: int) -> np.ndarray:
@@ -161,12 +254,18 @@ class ClassificationStream:
 
     The confusion matrix (and so accuracy, precision, recall and F1) is exact; the log-loss is
     a float64 sum of per-chunk sums, equal to the one-pass value to about 1e-15 relative.
+
+    With ``keep_scores`` it also keeps every row's label and probabilities (8 bytes per class
+    and row), which the rank statistics of :meth:`report`'s ROC-AUC need; training's
+    per-epoch validation passes leave it off.
     """
 
-    def __init__(self, n_classes: int) -> None:
+    def __init__(self, n_classes: int, keep_scores: bool = False) -> None:
         self.n_classes = int(n_classes)
         self.matrix = np.zeros((self.n_classes, self.n_classes), np.int64)
         self.log_loss_sum = 0.0
+        self.keep_scores = keep_scores
+        self.kept: list[tuple[np.ndarray, np.ndarray]] = []
 
     def update(self, y_true: Any, proba: Any) -> None:
         labels = _labels(y_true, self.n_classes)
@@ -174,11 +273,23 @@ class ClassificationStream:
         self.matrix += confusion_matrix(labels, np.argmax(P, axis=1), self.n_classes)
         picked = np.clip(P[np.arange(len(labels)), labels], LOG_LOSS_EPSILON, 1.0 - LOG_LOSS_EPSILON)
         self.log_loss_sum += float(-np.sum(np.log(picked)))
+        if self.keep_scores:
+            self.kept.append((labels, P))
 
     def merge(self, other: ClassificationStream) -> None:
         """Add another stream's rows (another rank's shard, say) to this one."""
         self.matrix += other.matrix
         self.log_loss_sum += other.log_loss_sum
+        self.kept += other.kept
+
+    def report(self) -> dict[str, Any]:
+        """Per-class precision, recall, F1 and support, and (with ``keep_scores``) the
+        :func:`roc_auc` of every row seen: ``{"per_class": [...], "roc_auc": {...} | None}``."""
+        area = None
+        if self.keep_scores and self.kept:
+            labels = np.concatenate([labels for labels, _ in self.kept])
+            area = roc_auc(labels, np.concatenate([P for _, P in self.kept]), self.n_classes)
+        return {"per_class": class_report(self.matrix), "roc_auc": area}
 
     def result(self) -> dict[str, Any]:
         n = int(self.matrix.sum())

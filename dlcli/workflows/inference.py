@@ -58,16 +58,24 @@ class Predictor:
 
 @dataclass
 class EvalResult:
+    """``per_class``: one row per class (``class``, ``precision``, ``recall``, ``f1``,
+    ``support``, ``roc_auc``); ``roc_auc_skipped``: classes left out of the ROC-AUC because the
+    data holds none of them (or only them)."""
+
     metrics: dict[str, float]
     n_samples: int
     confusion_matrix: list[list[int]] | None = None
     labels: list[Any] = field(default_factory=list)
+    per_class: list[dict[str, Any]] | None = None
+    roc_auc_skipped: list[Any] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"metrics": self.metrics, "n_samples": self.n_samples}
         if self.confusion_matrix is not None:
             payload["confusion_matrix"] = self.confusion_matrix
             payload["labels"] = self.labels
+            payload["per_class"] = self.per_class
+            payload["roc_auc_skipped"] = self.roc_auc_skipped
         return payload
 
 
@@ -143,7 +151,9 @@ MetricStream = ClassificationStream | RegressionStream
 
 def metric_stream(schema: Schema) -> MetricStream:
     """An empty metric accumulator for the model's task."""
-    return ClassificationStream(len(schema.classes)) if schema.is_classification else RegressionStream()
+    if schema.is_classification:
+        return ClassificationStream(len(schema.classes), keep_scores=True)  # for the ROC-AUC
+    return RegressionStream()
 
 
 def update_stream(predictor: Predictor, stream: MetricStream, X: np.ndarray, y: np.ndarray) -> None:
@@ -163,7 +173,17 @@ def eval_result(schema: Schema, stream: MetricStream, n: int) -> EvalResult:
     metrics = stream.result()
     if isinstance(stream, ClassificationStream):
         matrix: list[list[int]] = metrics.pop("confusion_matrix")  # type: ignore[assignment]
-        return EvalResult(_floats(metrics), n, matrix, list(schema.classes))
+        report = stream.report()
+        area = report["roc_auc"]
+        if area["roc_auc"] is not None:  # absent, not NaN, when no class can be scored: metrics.json stays JSON
+            metrics["roc_auc"] = area["roc_auc"]
+        classes = list(schema.classes)
+        per_class = [
+            {"class": label, **scores, "roc_auc": auc}
+            for label, scores, auc in zip(classes, report["per_class"], area["per_class"], strict=True)
+        ]
+        skipped = [classes[c] for c in area["skipped"]]
+        return EvalResult(_floats(metrics), n, matrix, classes, per_class, skipped)
     return EvalResult(_floats(metrics), n)
 
 

@@ -78,7 +78,7 @@ def test_train_plain_progress_is_one_line_per_epoch_on_stderr(cli, tmp_path: Pat
     assert result.exit_code == 0, result
     lines = [line for line in result.stderr.splitlines() if line.startswith("epoch ")]
     assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
-    assert "model: " in result.stdout
+    assert result.stdout.startswith(f"model\t{tmp_path / 'r' / 'model.h5'}\n")  # a pipe: tab-separated
 
 
 def test_train_refuses_to_overwrite_a_run(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -187,8 +187,8 @@ def test_eval_json(cli, iris_model: Path) -> None:  # type: ignore[no-untyped-de
     result = cli("eval", iris_model, IRIS, "--json")
     assert result.exit_code == 0, result
     payload = json.loads(result.stdout)
-    assert set(payload) == {"metrics", "n_samples", "confusion_matrix", "labels"}
-    assert set(payload["metrics"]) == {"accuracy", "precision_macro", "recall_macro", "f1_macro", "log_loss"}
+    assert set(payload) == {"metrics", "n_samples", "confusion_matrix", "labels", "per_class", "roc_auc_skipped"}
+    assert set(payload["metrics"]) == {"accuracy", "precision_macro", "recall_macro", "f1_macro", "log_loss", "roc_auc"}
     assert payload["n_samples"] == 150 and np.sum(payload["confusion_matrix"]) == 150
     assert payload["metrics"]["accuracy"] > 0.8
 
@@ -341,7 +341,8 @@ def test_inspect_json(cli, iris_model: Path) -> None:  # type: ignore[no-untyped
 def test_inspect_human(cli, iris_model: Path) -> None:  # type: ignore[no-untyped-def]
     result = cli("inspect", iris_model)
     assert result.exit_code == 0, result
-    assert "trainable parameters: 2,499" in result.stdout and "classes: setosa, versicolor, virginica" in result.stdout
+    # CliRunner's stdout is a pipe: name<TAB>value lines.
+    assert "trainable_params\t2499\n" in result.stdout and "classes\tsetosa, versicolor, virginica\n" in result.stdout
 
 
 # ---- the app itself ------------------------------------------------------------------------

@@ -95,3 +95,86 @@ def test_agrees_with_scikit_learn() -> None:
     assert r["mse"] == pytest.approx(sk.mean_squared_error(t, p))
     assert r["mae"] == pytest.approx(sk.mean_absolute_error(t, p))
     assert r["r2"] == pytest.approx(sk.r2_score(t, p))
+
+
+# ---- ROC-AUC (rank statistics) and the per-class report --------------------------------------
+
+
+def test_average_ranks_share_ties() -> None:
+    from dlcli.nn.metrics import average_ranks
+
+    assert average_ranks([0.3, 0.1, 0.3, 0.2, 0.3]).tolist() == [4.0, 1.0, 4.0, 2.0, 4.0]
+
+
+def test_binary_roc_auc_by_hand() -> None:
+    from dlcli.nn.metrics import binary_roc_auc, roc_auc
+
+    # Positives 0.35 and 0.8 against negatives 0.1 and 0.4: 3 of the 4 pairs ordered right.
+    assert binary_roc_auc([False, False, True, True], [0.1, 0.4, 0.35, 0.8]) == 0.75
+    # A positive tied with a negative counts one half: (0.5 + 1 + 1 + 1) / 4.
+    assert roc_auc([0, 1, 0, 1], [0.5, 0.5, 0.2, 0.9], 2)["roc_auc"] == 0.875
+    assert roc_auc([1, 1, 1], [0.2, 0.5, 0.9], 2) == {"roc_auc": None, "per_class": [None, None], "skipped": [0, 1]}
+
+
+def test_multiclass_roc_auc_is_the_macro_of_one_vs_rest() -> None:
+    from dlcli.nn.metrics import roc_auc
+
+    y = [0, 1, 2, 2]
+    P = [[0.6, 0.3, 0.1], [0.5, 0.2, 0.3], [0.2, 0.3, 0.5], [0.1, 0.6, 0.3]]
+    # Class 0: 0.6 above 0.5, 0.2, 0.1 → 1. Class 1: 0.2 below 0.3, 0.3, 0.6 → 0.
+    # Class 2: positives 0.5, 0.3 against 0.1, 0.3 → (1 + 1 + 1 + 0.5) / 4.
+    found = roc_auc(y, P, 3)
+    assert found["per_class"] == [1.0, 0.0, 0.875] and found["skipped"] == []
+    assert found["roc_auc"] == pytest.approx((1.0 + 0.0 + 0.875) / 3)
+
+
+def test_roc_auc_skips_classes_absent_from_the_data() -> None:
+    from dlcli.nn.metrics import roc_auc
+
+    found = roc_auc([0, 1, 0, 1], [[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.3, 0.4, 0.3], [0.6, 0.3, 0.1]], 3)
+    assert found["skipped"] == [2] and found["per_class"][2] is None
+    assert found["roc_auc"] == pytest.approx(np.mean(found["per_class"][:2]))
+
+
+def test_roc_auc_streamed_equals_one_pass() -> None:
+    from dlcli.nn.metrics import ClassificationStream, roc_auc
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 300)
+    P = rng.dirichlet(np.ones(3), 300)
+    stream, other = ClassificationStream(3, keep_scores=True), ClassificationStream(3, keep_scores=True)
+    stream.update(y[:100], P[:100])
+    other.update(y[100:], P[100:])
+    stream.merge(other)
+    assert stream.report()["roc_auc"] == roc_auc(y, P, 3)
+    assert ClassificationStream(3).report()["roc_auc"] is None  # training's passes keep no scores
+
+
+def test_class_report_by_hand() -> None:
+    from dlcli.nn.metrics import class_report
+
+    # True 0: 2 right, 1 called 1; true 1: 1 right; nothing true 2, one predicted 2.
+    report = class_report([[2, 1, 0], [0, 1, 1], [0, 0, 0]])
+    assert report[0] == {"precision": 1.0, "recall": pytest.approx(2 / 3), "f1": pytest.approx(0.8), "support": 3}
+    assert report[1] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert report[2] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+
+
+def test_roc_auc_and_report_match_scikit_learn() -> None:
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from dlcli.nn.metrics import class_report, confusion_matrix, roc_auc
+
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 4, 500)
+    P = np.round(rng.dirichlet(np.ones(4), 500), 2)  # rounded: plenty of ties
+    P /= P.sum(axis=1, keepdims=True)
+    expected = sklearn_metrics.roc_auc_score(y, P, multi_class="ovr", average="macro")
+    assert roc_auc(y, P, 4)["roc_auc"] == pytest.approx(expected)
+    assert roc_auc(y % 2, P[:, 1], 2)["roc_auc"] == pytest.approx(sklearn_metrics.roc_auc_score(y % 2, P[:, 1]))
+    predicted = P.argmax(axis=1)
+    precision, recall, f1, support = sklearn_metrics.precision_recall_fscore_support(y, predicted, zero_division=0)
+    report = class_report(confusion_matrix(y, predicted, 4))
+    assert [r["precision"] for r in report] == pytest.approx(precision.tolist())
+    assert [r["recall"] for r in report] == pytest.approx(recall.tolist())
+    assert [r["f1"] for r in report] == pytest.approx(f1.tolist())
+    assert [r["support"] for r in report] == support.tolist()

@@ -1,0 +1,118 @@
+"""A run's curves: which series go together, and the picture ``dlcli plot --output`` writes.
+
+matplotlib is optional (``pip install 'dlcli[plot]'``) and imported only when a picture is
+drawn, with the Agg backend (no display needed, the same pixels everywhere).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dlcli import files
+from dlcli.errors import UsageError, setting
+
+# The panels a run's curves are drawn in, each a training series and its validation twin;
+# a panel appears when the history holds any of its series. The terminal curves after
+# training, `dlcli plot` on a terminal and the picture all read this.
+CURVES: tuple[tuple[str, str], ...] = (("loss", "val_loss"), ("accuracy", "val_accuracy"), ("r2", "val_r2"))
+# Picture formats by file suffix.
+FORMATS = ("png", "svg")
+# A loss whose largest value is this many times its smallest is drawn on a log scale.
+LOG_SCALE_RATIO = 100.0
+INSTALL_HINT = "Install the plot extra: pip install 'dlcli[plot]' (or pip install matplotlib)."
+
+
+def curves(history: Sequence[dict[str, Any]]) -> list[dict[str, list[float | None]]]:
+    """The panels of :data:`CURVES` that ``history`` holds: series name → value per epoch."""
+    panels = []
+    for names in CURVES:
+        panel = {n: [_number(row.get(n)) for row in history] for n in names}
+        panel = {n: values for n, values in panel.items() if any(v is not None for v in values)}
+        if panel:
+            panels.append(panel)
+    return panels
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def wants_log_scale(values: Sequence[float | None]) -> bool:
+    """Whether a loss spans more than two decades (and is positive, so a log axis can hold it)."""
+    finite = [v for v in values if v is not None]
+    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > LOG_SCALE_RATIO
+
+
+def picture_format(output: Path) -> str:
+    """``png`` or ``svg`` from ``output``'s suffix."""
+    fmt = output.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise UsageError(
+            f"Cannot tell the picture format of '{output}': expected a file ending in "
+            f"{' or '.join('.' + f for f in FORMATS)}.",
+            hint=f"For example {setting('output', 'curves.png')}.",
+        )
+    return fmt
+
+
+def write_plot(history: Sequence[dict[str, Any]], output: Path, *, title: str, best_epoch: int | None) -> str:
+    """Draw ``history``'s curves into ``output`` (PNG or SVG by suffix), atomically; the format.
+
+    Raises
+    ------
+    UsageError
+        The suffix is neither .png nor .svg, or matplotlib is not installed (exit 2, as for
+        the other optional extras).
+    """
+    fmt = picture_format(output)
+    pyplot = _pyplot()
+    panels = curves(history)
+    epochs = [int(row["epoch"]) for row in history]
+    figure, axes = pyplot.subplots(len(panels), 1, figsize=(7.0, 2.8 * len(panels) + 0.4), sharex=True, squeeze=False)
+    try:
+        for axis, panel in zip(axes[:, 0], panels, strict=True):
+            _draw_panel(axis, epochs, panel, best_epoch)
+        axes[0, 0].set_title(title)
+        axes[-1, 0].set_xlabel("epoch")
+        figure.tight_layout()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with files.atomic_path(output) as temporary:
+            figure.savefig(temporary, format=fmt, dpi=120)
+    finally:
+        pyplot.close(figure)
+    return fmt
+
+
+def _draw_panel(axis: Any, epochs: list[int], panel: dict[str, list[float | None]], best: int | None) -> None:
+    for name, values in panel.items():
+        points = [(e, v) for e, v in zip(epochs, values, strict=True) if v is not None]
+        validation = name.startswith("val_")
+        axis.plot(
+            [e for e, _ in points],
+            [v for _, v in points],
+            label=name,
+            marker="x" if validation else "o",
+            markersize=3 if len(points) < 60 else 0,
+            linestyle="--" if validation else "-",
+        )
+    if "loss" in next(iter(panel)) and wants_log_scale([v for values in panel.values() for v in values]):
+        axis.set_yscale("log")
+    if best is not None:
+        axis.axvline(best, color="grey", linestyle=":", linewidth=1, label=f"best epoch {best}")
+    axis.set_ylabel(next(iter(panel)).removeprefix("val_"))
+    axis.grid(True, alpha=0.3)
+    axis.legend(loc="best", fontsize="small")
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError("Drawing a picture needs matplotlib, which is not installed.", hint=INSTALL_HINT) from None
+    matplotlib.use("Agg")  # no display: the same output on a laptop, a server and CI
+    import matplotlib.pyplot as pyplot
+
+    return pyplot

@@ -187,6 +187,13 @@ class TrainConfig:
     )
     checkpoint_every: int = setting(10, "write checkpoints/epoch-NNNN.h5 every N epochs (0: off)", low=0)
     seed: int = setting(0, "one seed for the split, the initialisation and the shuffling", flag="--seed", low=0)
+    kernels: str = setting(
+        "auto",
+        "element-wise passes of a training step (Adam, bias and ReLU): numba compiles each into one pass with "
+        "bit-identical results (pip install 'dlcli[fast]'); auto uses it when it is installed and the model "
+        "has 50,000 or more parameters (below that, numba's start-up costs more than it saves)",
+        choices=registered("kernel set", "auto"),
+    )
 
 
 @dataclass(frozen=True)

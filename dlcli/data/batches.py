@@ -56,6 +56,11 @@ class BatchSource(Protocol):
         """Every row once, in stored order, ``rows`` at a time (for evaluation passes)."""
         ...
 
+    def resident_targets(self) -> np.ndarray | None:
+        """Every target at once when they are all in memory (so a trainer can check them once
+        per fit instead of at each batch), else ``None``."""
+        ...
+
     def shard(self, rank: int, world: int) -> BatchSource:
         """The part ``rank`` of ``world`` serves: every global batch split into ``world`` parts."""
         ...
@@ -116,6 +121,10 @@ class ArrayBatchSource:
         for begin in range(start, stop, rows):
             end = min(stop, begin + rows)
             yield self.X[begin:end], self.y[begin:end]
+
+    def resident_targets(self) -> np.ndarray:
+        targets: np.ndarray = self.y
+        return targets
 
     def shard(self, rank: int, world: int) -> ArrayBatchSource:
         return ArrayBatchSource(self.X, self.y, rank=rank, world=world)

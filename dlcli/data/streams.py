@@ -72,6 +72,9 @@ class StreamBatchSource:
     def n_features(self) -> int:
         return self.encoder.width
 
+    def resident_targets(self) -> np.ndarray:
+        return self.y  # the inputs stream from the store; the targets are held in memory
+
     @property
     def n_blocks(self) -> int:
         return int(-(-len(self.rows) // self.block_rows))

@@ -9,6 +9,7 @@ name lives in a :class:`~dlcli.nn.registry.Registry`, all of them in :data:`REGI
 from .activations import ACTIVATIONS, get_activation
 from .base import Layer
 from .initializers import INITIALIZERS, get_initializer
+from .kernels import KERNELS
 from .layers import LAYERS, Activation, Dense, Dropout, layer_from_config
 from .losses import LOSSES, Loss, get_loss
 from .model import Sequential
@@ -19,12 +20,13 @@ from .schedules import SCHEDULES, Schedule, get_schedule
 from .tasks import TASKS, Task, get_task
 
 REGISTRIES: dict[str, Registry] = {  # type: ignore[type-arg]
-    registry.kind: registry for registry in (ACTIVATIONS, INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES)
+    registry.kind: registry for registry in (ACTIVATIONS, INITIALIZERS, KERNELS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES)
 }
 
 __all__ = [
     "ACTIVATIONS",
     "INITIALIZERS",
+    "KERNELS",
     "LAYERS",
     "LOSSES",
     "OPTIMIZERS",

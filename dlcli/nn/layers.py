@@ -8,6 +8,7 @@ import numpy as np
 
 from dlcli.errors import ConfigError
 
+from . import kernels
 from .activations import get_activation
 from .base import Layer
 from .initializers import default_kernel_initializer, get_initializer, initializer_name
@@ -79,6 +80,12 @@ class Dense(Layer):
         return Z
 
     def forward(self, X: np.ndarray, training: bool) -> np.ndarray:
+        if self.activation == "relu" and self.use_bias:  # the common hidden layer: one fused pass
+            Z = self._buffer("z", X.shape[0], self.units)
+            np.matmul(X, self.params["kernel"], out=Z)
+            kernels.active().bias_relu(Z, self.params["bias"])
+            self._X, self._Z, self._Y = X, Z, Z
+            return Z
         Z = self.forward_logits(X, training)
         if self.activation == "linear":
             return Z
@@ -92,7 +99,10 @@ class Dense(Layer):
         if self.activation == "linear":
             return self.backward_logits(dY)
         # dY is scratch (see Layer.backward): writing dZ over it saves a memory stream.
-        self._act.backward(dY, self._Z, self._Y, dY)  # type: ignore[arg-type]
+        if self.activation == "relu":
+            kernels.active().relu_grad(dY, self._Y)  # type: ignore[arg-type]
+        else:
+            self._act.backward(dY, self._Z, self._Y, dY)  # type: ignore[arg-type]
         return self.backward_logits(dY)
 
     def backward_logits(self, dZ: np.ndarray) -> np.ndarray:
@@ -112,8 +122,10 @@ class Dense(Layer):
         return dX
 
     def _ones(self, rows: int) -> np.ndarray:
-        ones = self._buffer("ones", rows, 1)
-        ones.fill(1)
+        ones = self._buffers.get(("ones", rows))
+        if ones is None:  # filled once per buffer: nothing else writes to it
+            ones = self._buffer("ones", rows, 1)
+            ones.fill(1)
         return ones[:, 0]
 
     def get_config(self) -> dict[str, Any]:

@@ -46,8 +46,12 @@ class Loss:
     name = "loss"
     fused_activation: str | None = None
 
-    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
-        """Validate targets and return them as ``(n_samples, k)`` arrays of ``dtype``."""
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype, check: bool = True) -> np.ndarray:
+        """Validate targets and return them as ``(n_samples, k)`` arrays of ``dtype``.
+
+        ``check=False`` skips the checks that read every value (class labels in range):
+        for batches of targets already checked as a whole.
+        """
         y = np.asarray(y)
         if y.ndim == 1:
             y = y.reshape(-1, 1)
@@ -181,13 +185,15 @@ class CategoricalCrossentropy(Loss):
         self._row_starts: dict[tuple[int, int], np.ndarray] = {}
         self._ones_vec = np.ones(0)
 
-    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype, check: bool = True) -> np.ndarray:
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1 and n_outputs > 1:
             y = y[:, 0]
         if y.ndim != 1:
             return super().prepare_targets(y, n_outputs, dtype)
         labels: np.ndarray = y.astype(np.int64, copy=False)
+        if not check:
+            return labels
         integral = y.dtype.kind in "iub" or np.array_equal(labels, y)
         if y.size and (not integral or labels.min() < 0 or labels.max() >= n_outputs):
             raise DataError(

@@ -150,7 +150,7 @@ class Sequential:
             H = layer.forward(H, training)
         return H
 
-    def compute_loss_and_gradients(self, X: Any, y: Any, share: float = 1.0) -> float:
+    def compute_loss_and_gradients(self, X: Any, y: Any, share: float = 1.0, *, checked: bool = False) -> float:
         """Training-mode forward and backward on one batch; fills every layer's ``grads``.
 
         This is the data-parallel seam: a distributed trainer sums :meth:`gradient_buffer`
@@ -166,6 +166,9 @@ class Sequential:
             This batch's fraction of the global batch (``n_rank / n_global``): the output
             gradient is scaled by it, so the gradients summed over ranks are those of the
             global batch's mean loss, with no extra pass over the parameters.
+        checked : bool
+            The targets were validated as a whole already (the trainer does, once per fit):
+            skip the per-batch range check of class labels.
 
         Returns
         -------
@@ -175,7 +178,7 @@ class Sequential:
         self._require_built()
         X = self._inputs(X)
         empty = X.shape[0] == 0
-        y = None if empty else self.loss.prepare_targets(y, self.output_dim, self.dtype)
+        y = None if empty else self.loss.prepare_targets(y, self.output_dim, self.dtype, check=not checked)
         H = self._forward_to_last(X, True)
         last = self.layers[-1]
         value = 0.0

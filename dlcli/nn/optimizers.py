@@ -21,17 +21,16 @@ are the scratch space of the update: after ``step`` they hold garbage.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from dlcli.errors import ConfigError
 
+from . import kernels
 from .registry import Registry
 
 StateDict = dict[str, Any]
-Kernel = Callable[..., None]
 
 
 def _tiled_base(arrays: list[np.ndarray]) -> np.ndarray | None:
@@ -82,6 +81,8 @@ class Optimizer:
         self._flat: dict[str, np.ndarray] = {}  # slot -> flat state (plus "_tmp" scratch)
         self._views: dict[str, list[np.ndarray]] = {}
         self._layout: tuple[list[np.ndarray], list[np.ndarray], tuple[np.ndarray, np.ndarray] | None] | None = None
+        self._lists: tuple[list[np.ndarray], list[np.ndarray], int] | None = None  # the lists last passed to step
+        self._cached_groups: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
 
     def hyper(self) -> dict[str, float]:
         """Hyper-parameters as passed to the constructor."""
@@ -117,6 +118,12 @@ class Optimizer:
     ) -> list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
         """Yield ``(p, g, {slot: s})`` groups: one for a tiled flat buffer, else one per param."""
         cached = self._layout
+        # The trainer passes the same two lists at every step: checking their identity first
+        # skips comparing every array (12 for a 3-layer model with BatchNormalization).
+        lists = self._lists
+        if lists is not None and lists[0] is params and lists[1] is grads and lists[2] == len(params):
+            return self._cached_groups
+        self._lists = (params, grads, len(params))
         if cached is None or not (_same(cached[0], params) and _same(cached[1], grads)):
             pbase, gbase = _tiled_base(params), _tiled_base(grads)
             bases = (pbase, gbase) if pbase is not None and gbase is not None else None
@@ -124,17 +131,20 @@ class Optimizer:
             self._layout = cached
             self._ensure_state(params)
         if cached[2] is not None:
-            return [(cached[2][0], cached[2][1], {s: self._flat[s] for s in self._flat})]
-        return [
-            (p, g, {s: self._views[s][i] for s in self._views})
-            for i, (p, g) in enumerate(zip(params, grads, strict=True))
-        ]
+            self._cached_groups = [(cached[2][0], cached[2][1], {s: self._flat[s] for s in self._flat})]
+        else:
+            self._cached_groups = [
+                (p, g, {s: self._views[s][i] for s in self._views})
+                for i, (p, g) in enumerate(zip(params, grads, strict=True))
+            ]
+        return self._cached_groups
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         """Update ``params`` in place from ``grads``.
 
         ``grads`` are used as scratch and hold garbage afterwards: clip or average them
-        before this call, never read them after it.
+        before this call, never read them after it. The layout is cached by the identity of
+        the two lists: pass new lists, not the same ones edited, when the arrays change.
         """
         if len(params) != len(grads):
             raise ConfigError(f"{len(params)} parameters but {len(grads)} gradients.")
@@ -169,7 +179,7 @@ class Optimizer:
             raise ConfigError(f"Optimizer state is for '{d.get('name')}', not '{self.name}'.")
         self.iterations = int(d["iterations"])
         self._flat = {s: np.array(d[s]).ravel() for s in self.slots if s in d}
-        self._views, self._layout = {}, None
+        self._views, self._layout, self._lists = {}, None, None
 
 
 @OPTIMIZERS.register()
@@ -229,7 +239,7 @@ class Adam(Optimizer):
     ``v = v_keras / (1 - beta_2)``, so each moment update is two passes
     (``m <- beta_1 m + g``) and the constant factors fold into the step size and epsilon:
     ``w <- w - lr sqrt(1-b2^t)/(1-b1^t) (1-b1)/sqrt(1-b2) * m / (sqrt(v) + eps/sqrt(1-b2))``,
-    which is the same update. Ten in-place ufunc passes per step, the gradient used as scratch.
+    which is the same update. The passes are :meth:`dlcli.nn.kernels.NumpyKernels.adam` (or its compiled twin).
     """
 
     name = "adam"
@@ -250,31 +260,17 @@ class Adam(Optimizer):
         return {**super().hyper(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
-        m, v = state["m"], state["v"]
-        if not self.decoupled:
-            self._decay(p, g, state)
-        elif self.weight_decay:
-            p *= 1.0 - lr * self.weight_decay  # w - lr wd w in one pass
         b1, b2, t = self.beta_1, self.beta_2, self.iterations
         root = math.sqrt(1.0 - b2)
         alpha = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t) * (1.0 - b1) / root
-        _adam_kernel(p, g, m, v, b1, b2, alpha, self.epsilon / root)
-
-
-def _adam_kernel(
-    p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, b1: float, b2: float, alpha: float, eps: float
-) -> None:
-    """``m <- b1 m + g; v <- b2 v + g^2; p <- p - alpha m / (sqrt(v) + eps)``; g is scratch."""
-    m *= b1
-    m += g
-    np.square(g, out=g)
-    v *= b2
-    v += g
-    np.sqrt(v, out=g)
-    g += eps
-    np.divide(m, g, out=g)
-    g *= alpha
-    p -= g
+        decoupled = self.decoupled and self.weight_decay
+        decay = 1.0 - lr * self.weight_decay if decoupled else 1.0  # w - lr wd w in one product
+        l2 = self.weight_decay if not self.decoupled else 0.0
+        # In the parameters' dtype: NumPy rounds a Python float to float32 against a float32
+        # array, and the compiled kernels must compute with the very same numbers.
+        cast = p.dtype.type
+        coefficients = tuple(cast(c) for c in (b1, b2, alpha, self.epsilon / root, decay, l2))
+        kernels.active().adam(p, g, state["m"], state["v"], coefficients, state.get("_tmp"))
 
 
 @OPTIMIZERS.register()

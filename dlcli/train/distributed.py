@@ -119,6 +119,7 @@ class ParallelSteps:
     clip_norm: float | None
     _interrupt: Any
     _random_layers: list[Any]
+    _checked: bool
     _n_global: int
     _stop_all: bool
     _epoch: int
@@ -151,7 +152,7 @@ class ParallelSteps:
         loss = 0.0
         if failure is None:
             try:
-                loss = float(self.model.compute_loss_and_gradients(Xb, yb, share))
+                loss = float(self.model.compute_loss_and_gradients(Xb, yb, share, checked=self._checked))
             except DlcliError as exc:  # bad targets in this part: join the step, then fail with all
                 failure = exc
         if failure is not None:

@@ -30,7 +30,7 @@ from dlcli.errors import ConfigError, DataError, NonFiniteLossError, setting
 from dlcli.nn.optimizers import clip_by_global_norm
 from dlcli.nn.tasks import get_task
 
-from . import distributed, evaluation
+from . import distributed, evaluation, threads
 from .early_stopping import EarlyStopping
 from .interrupts import DeferredInterrupt
 from .record import EpochRecord
@@ -79,6 +79,8 @@ class Trainer(TrainerState, distributed.ParallelSteps):
         rank's shard of every batch, evaluates its shard of the rows, and sums across ranks.
     mask_seed : int
         Data-parallel only: Dropout masks come from ``(mask_seed, rank, step)``.
+    kernels : str, optional
+        The kernel set of the steps (:mod:`dlcli.nn.kernels`, resolved); default: the active one.
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class Trainer(TrainerState, distributed.ParallelSteps):
         unscale: Callable[[np.ndarray], np.ndarray] | None = None,
         group: distributed.Group | None = None,
         mask_seed: int = 0,
+        kernels: str | None = None,
     ) -> None:
         if int(epochs) <= 0:
             raise ConfigError(f"epochs must be > 0, got {epochs}.")
@@ -115,6 +118,9 @@ class Trainer(TrainerState, distributed.ParallelSteps):
         self.unscale = unscale
         self.group = group if group is not None and group.size > 1 else None
         self.mask_seed = int(mask_seed)
+        self.kernels = kernels
+        self._threads: threads.ThreadPlan  # set by fit
+        self._checked = False  # the training targets were validated as a whole
         self._stop_all = False  # data-parallel: a Ctrl-C pending on some rank, agreed at the last step
         self._n_global = 0  # data-parallel: training rows over all ranks
         self._random_layers: list[Any] = []
@@ -165,11 +171,17 @@ class Trainer(TrainerState, distributed.ParallelSteps):
             val = None if val is None else val.shard(self.group.rank, self.group.size)
         distributed.synchronise_layers(self.model, self.group)
         self._adopt_rng()
+        y = train.resident_targets()  # targets in memory are checked once here, not at every step
+        if y is not None:
+            self.model.loss.prepare_targets(y, self.model.output_dim, self.model.dtype)
+        self._checked = y is not None
+        rows = -(-self.batch_size // (self.group.size if self.group else 1))  # this rank's part of a batch
+        self._threads = threads.ThreadPlan.for_model(self.model, rows, evaluation.EVAL_ROWS)
         params, grads = self.model.parameters(), self.model.gradients()
         # Deferral spans the yields too: a Ctrl-C while the caller handles a record (writing
         # history, a checkpoint) is delivered here, at an epoch boundary, instead of as a
         # KeyboardInterrupt that could land in a finalizer, where Python swallows it.
-        with self._interrupt:
+        with self._interrupt, threads.kernels_in_use(self.kernels):
             while not self._finished and self._epoch < self.epochs:
                 # Divergence is detected and reported as a typed error: NumPy's overflow warnings
                 # would only be noise on stderr.
@@ -190,6 +202,19 @@ class Trainer(TrainerState, distributed.ParallelSteps):
         batches: Any = epoch.batches(self._batch)
         if self.group is not None:
             batches = distributed.Guarded(batches, self.model.input_dim, self.model.dtype)
+        with self._threads.steps():
+            self._run_batches(batches, n_batches, params, grads)
+        try:
+            with self._threads.evaluating():
+                record = self._end_epoch(train, val, params)
+        except KeyboardInterrupt:
+            self._rollback()
+            raise
+        record.seconds = earlier + time.perf_counter() - started
+        self._commit_epoch(record)
+        return record
+
+    def _run_batches(self, batches: Any, n_batches: int, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         t0 = time.perf_counter()
         for b, (Xb, yb) in enumerate(batches, start=self._batch):
             try:
@@ -206,14 +231,6 @@ class Trainer(TrainerState, distributed.ParallelSteps):
             self._train_seconds += time.perf_counter() - t0
             self._raise_if_interrupted()
             t0 = time.perf_counter()
-        try:
-            record = self._end_epoch(train, val, params)
-        except KeyboardInterrupt:
-            self._rollback()
-            raise
-        record.seconds = earlier + time.perf_counter() - started
-        self._commit_epoch(record)
-        return record
 
     def _epoch_order(self, train: BatchSource) -> Epoch:
         """This epoch's batch order; mid-epoch, redrawn from the epoch's saved start state."""
@@ -237,7 +254,7 @@ class Trainer(TrainerState, distributed.ParallelSteps):
         batch: int,
         n_batches: int,
     ) -> float:
-        loss = float(self.model.compute_loss_and_gradients(Xb, yb))
+        loss = float(self.model.compute_loss_and_gradients(Xb, yb, checked=self._checked))
         if not math.isfinite(loss):
             self._fail(f"The loss became {loss}", batch, n_batches)
         if self.grad_hook is not None:

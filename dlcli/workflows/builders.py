@@ -99,6 +99,7 @@ def build_trainer(
     group: Any = None,
 ) -> Any:
     """The trainer; ``epochs`` overrides the config (the refit runs a fixed number, no stopping)."""
+    from dlcli.nn.kernels import resolve
     from dlcli.train import EarlyStopping, Trainer
 
     t = cfg.train
@@ -126,6 +127,7 @@ def build_trainer(
         unscale=schema.unscale if schema.target_scaled else None,
         group=group,
         mask_seed=t.seed,
+        kernels=resolve(t.kernels, sum(p.size for p in model.parameters())),
     )
 
 

@@ -16,8 +16,9 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 # boto3/botocore: only an s3:// location needs them. pydantic: Typer's converters, replaced
 # by dlcli.cli.coercion; if this fails after a Typer upgrade, coercion.install no longer takes.
 # rich.console: nothing is printed on a terminal. dlcli.config/dlcli.remote: local paths only.
-NOT_FOR_LOCAL_PREDICT = ("boto3", "botocore", "pydantic", "rich.console", "dlcli.config", "dlcli.remote")
-NOT_FOR_HELP = ("boto3", "botocore", "pydantic", "rich.console", "numpy", "h5py", "pyarrow")
+# numba: the compiled kernels (the fast extra) are for training only.
+NOT_FOR_LOCAL_PREDICT = ("boto3", "botocore", "pydantic", "rich.console", "dlcli.config", "dlcli.remote", "numba")
+NOT_FOR_HELP = ("boto3", "botocore", "pydantic", "rich.console", "numpy", "h5py", "pyarrow", "matplotlib", "numba")
 
 
 def loaded_by(args: list[str], watched: tuple[str, ...]) -> list[str]:
@@ -44,6 +45,27 @@ def test_local_predict_loads_neither_boto3_nor_pydantic(iris_model: Path, tmp_pa
 
 def test_help_loads_no_engine_library() -> None:
     assert loaded_by(["--help"], NOT_FOR_HELP) == []
+
+
+@pytest.mark.parametrize("command", ["plot", "runs"])
+def test_help_of_the_run_commands_loads_no_engine_library(command: str) -> None:
+    # matplotlib (the plot extra) is imported only when a picture is drawn.
+    assert loaded_by([command, "--help"], NOT_FOR_HELP) == []
+
+
+@pytest.mark.parametrize(("kernels", "loaded"), [("auto", []), ("numba", ["numba"])])
+def test_training_imports_numba_only_when_it_pays(tmp_path: Path, kernels: str, loaded: list[str]) -> None:
+    # iris's 2.6k-parameter model is below the auto threshold: numba's start-up would cost more than it saves.
+    args = ["train", "--data", str(SAMPLES / "iris" / "iris.csv"), "--target", "species", "--epochs", "2"]
+    args += ["--out", str(tmp_path / "run"), "--quiet", "--set", f"train.kernels={kernels}"]
+    assert loaded_by(args, ("numba",)) == loaded
+
+
+def test_terminal_curves_need_no_matplotlib(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.jsonl").write_text('{"epoch": 1, "loss": 1.0}\n{"epoch": 2, "loss": 0.5}\n')
+    assert loaded_by(["plot", str(run)], ("matplotlib",)) == []
 
 
 # ---- dlcli.cli.coercion: the same values and messages as Typer's converters -------------------

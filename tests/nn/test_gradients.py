@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
-from dlcli.nn import ACTIVATIONS, Activation, BatchNormalization, Dense, Dropout, Normalization, Sequential, get_loss
+from dlcli.nn import (
+    ACTIVATIONS,
+    KERNELS,
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Normalization,
+    Sequential,
+    get_loss,
+    kernels,
+)
 
 from .conftest import assert_close_grad, numerical_gradient
 
 F64 = np.dtype(np.float64)
+
+
+@pytest.fixture(autouse=True, params=KERNELS.names())
+def kernel_set(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every check runs on the NumPy path and on the compiled one."""
+    previous = kernels.use(request.param)
+    yield request.param
+    kernels.restore(previous)
 
 
 def check_layer(

@@ -9,6 +9,7 @@ file's generic state store, as a real checkpoint does.
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from typing import Any
 
 import h5py
@@ -16,10 +17,19 @@ import numpy as np
 import pytest
 
 from dlcli.model_io.state_tree import read_tree, write_tree
+from dlcli.nn import KERNELS, kernels
 
 from .conftest import classifier, make_trainer, sources
 
 EPOCHS = 6
+
+
+@pytest.fixture(autouse=True, params=KERNELS.names())
+def kernel_set(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every resume is checked on the NumPy path and on the compiled one."""
+    previous = kernels.use(request.param)
+    yield request.param
+    kernels.restore(previous)
 
 
 def stored(state: dict[str, Any]) -> dict[str, Any]:
@@ -70,6 +80,20 @@ def test_resume_at_an_epoch_boundary_is_bit_exact(data) -> None:
     assert [r.epoch for r in records] == [4, 5, 6]
     assert [r.val_loss for r in records] == [r.val_loss for r in expected_records[3:]]
     assert len(trainer.history) == EPOCHS
+    assert_same_weights(resumed, expected)
+
+
+def test_a_checkpoint_from_one_kernel_set_resumes_exactly_on_the_other(data, kernel_set) -> None:  # type: ignore[no-untyped-def]
+    expected, _ = reference(data)
+    X, y, Xv, yv = data
+    model = classifier(seed=1)
+    trainer = make_trainer(model, seed=2, epochs=EPOCHS)
+    for record in trainer.fit(*sources(X, y, Xv, yv)):
+        if record.epoch == 2:
+            state, weights = trainer.state_dict(), weights_of(model)
+            break
+    kernels.use(next(name for name in KERNELS.names() if name != kernel_set))
+    resumed, _, _ = resume(data, state, weights)
     assert_same_weights(resumed, expected)
 
 

@@ -48,6 +48,16 @@ def test_resume_works_from_another_directory_and_cuts_history_to_the_checkpoint(
     assert 'path = "../iris.csv"' in (run / "config.toml").read_text()  # relative to the run directory
 
 
+@pytest.mark.parametrize("kernels", ["numba", "numpy"])
+def test_a_run_resumes_bit_for_bit_on_either_kernel_set(cli, run, kernels) -> None:  # type: ignore[no-untyped-def]
+    # The compiled kernels and NumPy give identical bits: a checkpoint may continue on a machine
+    # with or without the fast extra.
+    full = _kernels(run / "model.h5")
+    result = cli("train", "--resume", run / "checkpoints" / "epoch-0002.h5", "--set", f"train.kernels={kernels}", "-q")
+    assert result.exit_code == 0, result
+    assert all(np.array_equal(a, b) for a, b in zip(_kernels(run / "model.h5"), full, strict=True))
+
+
 def test_resume_after_a_kill_drops_the_epochs_the_checkpoint_does_not_have(cli, run) -> None:  # type: ignore[no-untyped-def]
     history = run / "history.jsonl"
     history.write_text(history.read_text() + '{"epoch": 7, "loss": 1.0}\n{"epoch": 8, "lo')  # a torn last line

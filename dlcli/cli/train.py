@@ -52,6 +52,15 @@ def train(
         str | None,
         typer.Option(metavar="NAME", help="Optimizer: {choices:train.optimizer}.", show_default=False),
     ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Learning-rate schedule: {choices:train.schedule}; its parameters are train.step_size, "
+            "decay_factor, decay_rate, plateau_patience, warmup_epochs and min_lr (--set).",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[
         int | None,
         typer.Option(metavar="N", help="Random seed (split, initialisation, shuffling).", show_default=False),
@@ -150,6 +159,7 @@ def train(
         train__batch_size=batch_size,
         train__lr=lr,
         train__optimizer=optimizer,
+        train__schedule=schedule,
         train__seed=seed,
         data__val_split=val_split,
         data__memory_limit=memory_limit,

@@ -167,8 +167,31 @@ class TrainConfig:
     lr: float = setting(1e-3, "learning rate", flag="--lr", low=0.0, low_open=True)
     optimizer: str = setting("adamw", "the update rule", flag="--optimizer", choices=registered("optimizer"))
     weight_decay: float = setting(0.3, "L2 weight decay (decoupled for adamw: w -= lr * weight_decay * w)", low=0.0)
-    schedule: str = setting("constant", "learning-rate schedule (cosine has a warm-up)", choices=registered("schedule"))
-    warmup_epochs: int = setting(0, "linear warm-up epochs for the cosine schedule", low=0)
+    schedule: str = setting(
+        "constant",
+        "learning-rate schedule: step multiplies the rate by decay_factor every step_size epochs, exponential by "
+        "decay_rate every epoch, cosine decays it to min_lr by the last epoch after warmup_epochs, "
+        "reduce_on_plateau multiplies it by decay_factor after plateau_patience epochs without improvement",
+        flag="--schedule",
+        choices=registered("schedule"),
+    )
+    warmup_epochs: int = setting(0, "cosine: linear warm-up epochs before the decay", low=0)
+    step_size: int = setting(0, "step: epochs between two drops of the rate (0: a quarter of train.epochs)", low=0)
+    decay_factor: float = setting(
+        0.5,
+        "step, reduce_on_plateau: what each drop multiplies the rate by",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+    )
+    decay_rate: float = setting(
+        0.98, "exponential: the rate is multiplied by this every epoch", low=0.0, high=1.0, low_open=True
+    )
+    plateau_patience: int = setting(
+        0, "reduce_on_plateau: epochs without improvement before a drop (0: half of train.patience, or 10)", low=0
+    )
+    min_lr: float = setting(0.0, "cosine, reduce_on_plateau: the rate never goes below this", low=0.0)
     clip_norm: float = setting(0.0, "clip gradients to this global norm (0: off)", low=0.0)
     patience: int = setting(
         100,

@@ -71,13 +71,19 @@ def build_schedule(cfg: Config) -> Any:
     from dlcli.nn.schedules import get_schedule
 
     t = cfg.train
-    kwargs: dict[str, Any] = {"lr": t.lr}
-    if t.schedule == "cosine":
-        kwargs.update(epochs=t.epochs, warmup_epochs=t.warmup_epochs)
-    elif t.schedule == "reduce_on_plateau":
-        # Halve the early-stopping patience so the rate drops before training gives up.
-        kwargs.update(patience=max(1, t.patience // 2) if t.patience else 10)
-    return get_schedule(t.schedule, **kwargs)
+    # Each schedule's own parameters, from the keys of the same name in [train].
+    by_schedule: dict[str, dict[str, Any]] = {
+        "step": {"step_size": t.step_size or max(1, t.epochs // 4), "gamma": t.decay_factor},
+        "exponential": {"decay_rate": t.decay_rate},
+        "cosine": {"epochs": t.epochs, "warmup_epochs": t.warmup_epochs, "min_lr": t.min_lr},
+        # By default half the early-stopping patience, so the rate drops before training gives up.
+        "reduce_on_plateau": {
+            "factor": t.decay_factor,
+            "patience": t.plateau_patience or (max(1, t.patience // 2) if t.patience else 10),
+            "min_lr": t.min_lr,
+        },
+    }
+    return get_schedule(t.schedule, lr=t.lr, **by_schedule.get(t.schedule, {}))
 
 
 def monitor_for(cfg: Config, has_validation: bool) -> tuple[str, str]:

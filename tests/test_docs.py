@@ -35,6 +35,25 @@ def test_man_pages_are_up_to_date() -> None:
         assert path.exists() and path.read_text() == text, f"man/{name} is stale: run python -m dlcli.cli.gendocs"
 
 
+def test_the_wheel_installs_every_man_page_and_train_lists_every_config_key(tmp_path: Path) -> None:
+    import importlib.util
+    import zipfile
+
+    from dlcli.config import settings
+
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)]
+    if importlib.util.find_spec("setuptools"):
+        build.append("--no-build-isolation")  # the venv's own setuptools: quicker, no index needed
+    subprocess.run(build, check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("dlcli-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        pages = {Path(n).name: n for n in archive.namelist() if "/data/share/man/man1/" in n}
+        assert set(pages) == {"dlcli.1", *(f"dlcli-{name}.1" for name in commands())}
+        train = archive.read(pages["dlcli-train.1"]).decode()
+    for key in settings():
+        assert f"\\fB{key}\\fR = " in train, key
+
+
 def test_man_page_renders_with_man() -> None:
     import shutil
 

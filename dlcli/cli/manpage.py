@@ -78,6 +78,30 @@ def _usage(name: str, command: Any) -> str:
     return f"\\fBdlcli {name}\\fR [OPTIONS] {args}".rstrip()
 
 
+# The commands whose page lists every config key (the dlcli.toml that init writes points there).
+CONFIG_PAGES = ("train",)
+
+
+def _config_key_lines() -> list[str]:
+    """One entry per config key, from the schema: ``section.key = default``, flag, meaning."""
+    from dlcli import tomlwriter
+    from dlcli.config import settings
+
+    lines = [
+        ".PP",
+        _esc(
+            "Every key of dlcli.toml as section.key = default (and its flag). Each is also "
+            "DLCLI_<SECTION>_<KEY> in the environment and --set section.key=value on the command line; "
+            "docs/configuration.md has the same list."
+        ),
+    ]
+    for key, spec in settings().items():
+        flag = f" ({spec.flag})" if spec.flag else ""
+        lines += [".TP", f"\\fB{_esc(key)}\\fR = {_esc(tomlwriter.value_text(spec.default))}{_esc(flag)}"]
+        lines.append(_esc(spec.describe(quote=lambda choice: f"'{choice}'")))
+    return lines
+
+
 def command_page(name: str, command: Any) -> str:
     paragraphs = _paragraphs(command.help or "")
     summary = paragraphs[0] if paragraphs else ""
@@ -94,6 +118,8 @@ def command_page(name: str, command: Any) -> str:
     if any(p.param_type_name == "argument" for p in command.params):
         lines += [".SH ARGUMENTS", *_argument_lines(command)]
     lines += [".SH OPTIONS", *_option_lines(command)]
+    if name in CONFIG_PAGES:
+        lines += [".SH CONFIGURATION KEYS", *_config_key_lines()]
     lines += _common_sections()
     lines += [".SH SEE ALSO", "\\fBdlcli\\fR(1)"]
     return "\n".join(lines) + "\n"

@@ -42,14 +42,21 @@ def load_config(
         The environment to read ``DLCLI_<SECTION>_<KEY>`` from (default ``os.environ``).
     """
     file_values, source = _read_file(path)
-    env = _from_env(os.environ if environ is None else environ)
-    layers = [file_values, env, _from_overrides(overrides or {})]
+    environ = os.environ if environ is None else environ
+    env = _from_env(environ)
+    layers = [
+        (file_values, lambda key: source),
+        (env, lambda key: f"environment variable DLCLI_{key.replace('.', '_').upper()}"),
+        (_from_overrides(overrides or {}), lambda key: ""),  # just typed: nothing to point at
+    ]
     merged: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-    for layer in layers:
+    origins: dict[str, str] = {}  # dotted key -> where its value came from, for messages
+    for layer, where in layers:
         for section, values in layer.items():
             merged[section].update(values)
+            origins.update({f"{section}.{key}": where(f"{section}.{key}") for key in values})
     schema = settings()
-    built = {s: SECTIONS[s](**_coerce_section(s, merged[s], schema)) for s in SECTIONS}
+    built = {s: SECTIONS[s](**_coerce_section(s, merged[s], schema, origins)) for s in SECTIONS}
     return Config(**built, source=source)
 
 
@@ -166,12 +173,21 @@ def _suggest(word: str, candidates: list[str], prefix: str = "") -> str:
     return " Expected one of: " + ", ".join(prefix + c for c in candidates) + "."
 
 
-def _coerce_section(section: str, values: dict[str, Any], schema: dict[str, Setting]) -> dict[str, Any]:
+def _coerce_section(
+    section: str, values: dict[str, Any], schema: dict[str, Setting], origins: Mapping[str, str]
+) -> dict[str, Any]:
     hints = get_type_hints(SECTIONS[section])
     coerced = {}
     for key, value in values.items():
         dotted = f"{section}.{key}"
-        coerced[key] = validate(schema[dotted], _coerce(dotted, value, hints[key]))
+        try:
+            coerced[key] = validate(schema[dotted], _coerce(dotted, value, hints[key]))
+        except ConfigError as exc:
+            # Say where the bad value was set: a stale DLCLI_* variable is easy to forget.
+            where = origins.get(dotted)
+            if not where:
+                raise
+            raise ConfigError(f"{where}: {exc.raw_message}", hint=exc.raw_hint) from None
     return coerced
 
 

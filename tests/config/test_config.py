@@ -79,6 +79,19 @@ def test_bad_values_name_the_key(overrides: dict[str, str], message: str) -> Non
     assert info.value.message == message
 
 
+def test_a_bad_value_from_the_environment_or_a_file_says_where_it_was_set(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, {}, environ={"DLCLI_TRAIN_EPOCHS": "abc"})
+    assert info.value.message == "environment variable DLCLI_TRAIN_EPOCHS: train.epochs must be an integer, got 'abc'."
+    config = tmp_path / "dlcli.toml"
+    config.write_text("[train]\nlr = -1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(config, {}, environ={})
+    assert info.value.message == f"{config}: train.lr must be > 0, got -1."
+    # A flag overriding the bad variable wins before anything is checked.
+    assert load_config(None, {"train.epochs": "5"}, environ={"DLCLI_TRAIN_EPOCHS": "abc"}).train.epochs == 5
+
+
 def test_an_empty_list_flag_is_the_empty_list() -> None:
     assert load_config(None, {"model.hidden": ""}, environ={}).model.hidden == []
 

@@ -42,6 +42,12 @@ class DlcliCommand(TyperCommand):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         coercion.install(self, ctx)
+        # --debug is a global option, but "dlcli eval … --debug" is where a user types it after
+        # an error (the AWS CLI takes it anywhere): honour it there too, up to a "--".
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end] and ctx.parent is not None:
+            args = [a for i, a in enumerate(args) if i >= end or a != "--debug"]
+            ctx.parent.params["debug"] = True
         return super().parse_args(ctx, args)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, QuietOpt
-from dlcli.cli.render import emit_json, err, log, stderr_is_terminal
+from dlcli.cli.render import emit_json, err, log, stderr_is_terminal, stdout_is_terminal, tsv
 from dlcli.errors import RemoteError
 
 JobsOpt = Annotated[
@@ -96,6 +96,8 @@ def run_sync(direction: str, src: str, dest: str | None, flags: dict[str, Any]) 
     if flags["json"]:
         emit_json(report.to_dict())
     else:
+        if report.dry_run:
+            list_planned(report)
         for failure in report.failed:
             log(f"failed: {failure['key']}: {failure['error']}")
         log(report.summary(), flags["quiet"])
@@ -104,6 +106,18 @@ def run_sync(direction: str, src: str, dest: str | None, flags: dict[str, Any]) 
             f"{len(report.failed)} file(s) failed to {direction}; the others were transferred.",
             hint="Run the same command again to retry only what is missing.",
         )
+
+
+def list_planned(report: Any) -> None:
+    """What a dry run would do, file by file on stdout (as ``aws s3 sync --dryrun``)."""
+    verb = "download" if report.direction == "pull" else "upload"
+    target = report.destination.rstrip("/")
+    actions = [(verb, key) for key in sorted(report.transferred)] + [("delete", k) for k in sorted(report.deleted)]
+    for action, key in actions:
+        if stdout_is_terminal():
+            typer.echo(f"(dry run) {action}: {target}/{key}")
+        else:
+            tsv(action, key, f"{target}/{key}")
 
 
 Callback = Callable[[int], None] | None

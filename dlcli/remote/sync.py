@@ -166,9 +166,19 @@ def execute(actions: list[Action], transfer: Callable[[str], FileState | None], 
 
 def selected(key: str, options: SyncOptions) -> bool:
     """A key is synced when it matches an include pattern (if any are given) and no exclude pattern."""
-    if options.include and not any(fnmatch.fnmatch(key, g) for g in options.include):
+    if options.include and not any(matches(key, g) for g in options.include):
         return False
-    return not any(fnmatch.fnmatch(key, g) for g in options.exclude)
+    return not any(matches(key, g) for g in options.exclude)
+
+
+def matches(key: str, pattern: str) -> bool:
+    """``pattern`` (a glob) matches ``key`` itself or one of the folders it lies in, so
+    ``--exclude checkpoints`` (or ``checkpoints/``) leaves out the whole folder, as rsync does."""
+    pattern = pattern.rstrip("/") or pattern
+    if fnmatch.fnmatch(key, pattern):
+        return True
+    parts = key.split("/")
+    return any(fnmatch.fnmatch("/".join(parts[:i]), pattern) for i in range(1, len(parts)))
 
 
 def _filter(states: Mapping[str, FileState], options: SyncOptions) -> States:

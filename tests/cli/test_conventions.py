@@ -18,3 +18,39 @@ def test_debug_after_the_command_shows_the_traceback_as_before_it(cli, iris_mode
     result = cli("eval", iris_model, "nope.csv")
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: Data file 'nope.csv' not found.")
+
+
+def make_run(root: Path) -> Path:
+    run = root / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    for name in ("model.h5", "config.toml", "checkpoints/epoch-0010.h5", "checkpoints/epoch-0020.h5"):
+        (run / name).write_text(name)
+    return run
+
+
+def test_exclude_names_a_folder_as_rsync_does(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = make_run(tmp_path)
+    for pattern, target in (("checkpoints", "a"), ("checkpoints/", "b")):
+        assert cli("push", run, tmp_path / target, "--exclude", pattern, "-q").exit_code == 0
+        assert sorted(p.name for p in (tmp_path / target).iterdir()) == ["config.toml", "model.h5"]
+    assert cli("push", run, tmp_path / "c", "--include", "checkpoints", "-q").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "c" / "checkpoints").iterdir()) == ["epoch-0010.h5", "epoch-0020.h5"]
+    assert not (tmp_path / "c" / "model.h5").exists()
+
+
+def test_a_dry_run_lists_every_file_it_would_transfer_or_delete(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = make_run(tmp_path)
+    remote = tmp_path / "remote"
+    assert cli("push", run, remote, "--exclude", "checkpoints", "-q").exit_code == 0
+    (run / "model.h5").write_text("changed")
+    (run / "config.toml").unlink()
+    result = cli("push", run, remote, "--dry-run", "--delete")
+    assert result.exit_code == 0, result
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    assert lines == [
+        ["upload", "checkpoints/epoch-0010.h5", f"{remote}/checkpoints/epoch-0010.h5"],
+        ["upload", "checkpoints/epoch-0020.h5", f"{remote}/checkpoints/epoch-0020.h5"],
+        ["upload", "model.h5", f"{remote}/model.h5"],
+        ["delete", "config.toml", f"{remote}/config.toml"],
+    ]
+    assert (remote / "config.toml").exists() and (remote / "model.h5").read_text() == "model.h5"  # nothing changed

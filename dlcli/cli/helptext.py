@@ -34,11 +34,63 @@ def expand_params(command: Any) -> None:
         text = getattr(param, "help", None)
         if text:
             param.help = expand(text)
+        if param.param_type_name == "argument" and param.metavar:
+            # "MODEL <str>": the metavar already says what goes there; Typer's type adds nothing.
+            param.display_type_rich = lambda ctx: None
+
+
+# --- shell completion of option values ---------------------------------------------------
+
+
+def _matching(values: Any, incomplete: str) -> list[str]:
+    return [v for v in values if v.startswith(incomplete)]
+
+
+def _choices_of(key: str) -> Any:
+    def complete(ctx: Any, param: Any, incomplete: str) -> list[str]:
+        from dlcli.config import settings
+
+        return _matching(settings()[key].valid_choices() or (), incomplete)
+
+    return complete
+
+
+def _complete_set(ctx: Any, param: Any, incomplete: str) -> list[str]:
+    """``--set``: every ``section.key=``, then the key's choices after the ``=``."""
+    from dlcli.config import settings
+
+    known = settings()
+    key, sep, value = incomplete.partition("=")
+    if sep and key in known:
+        return [f"{key}={c}" for c in _matching(known[key].valid_choices() or (), value)]
+    return _matching((f"{k}=" for k in known), incomplete)
+
+
+def _complete_format(ctx: Any, param: Any, incomplete: str) -> list[str]:
+    from dlcli.data.writers import FORMATS
+
+    return _matching(FORMATS, incomplete)
+
+
+COMPLETERS = {"set_": _complete_set, "format_": _complete_format}  # by parameter name
+
+
+def add_completion(command: Any) -> None:
+    """Complete the values of options that name registered things, ``--set`` keys and ``--format``."""
+    for param in getattr(command, "params", ()):
+        found = _CHOICES.search(getattr(param, "help", None) or "")
+        completer = _choices_of(found.group(1)) if found else COMPLETERS.get(param.name)
+        if completer is not None and param.param_type_name == "option":
+            param._custom_shell_complete = completer
 
 
 class DlcliCommand(TyperCommand):
-    """A command whose option help may name registered choices, and whose values are
-    converted without Pydantic (see :mod:`dlcli.cli.coercion`)."""
+    """A command whose option help may name registered choices (completed in the shell too),
+    and whose values are converted without Pydantic (see :mod:`dlcli.cli.coercion`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        add_completion(self)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         coercion.install(self, ctx)
@@ -49,6 +101,10 @@ class DlcliCommand(TyperCommand):
             args = [a for i, a in enumerate(args) if i >= end or a != "--debug"]
             ctx.parent.params["debug"] = True
         return super().parse_args(ctx, args)
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        # Typer writes a required argument as {MODEL}; Click, man pages and POSIX write MODEL.
+        return [re.sub(r"^\{(.+)\}", r"\1", piece) for piece in super().collect_usage_pieces(ctx)]
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         expand_params(self)

@@ -54,3 +54,36 @@ def test_a_dry_run_lists_every_file_it_would_transfer_or_delete(cli, tmp_path: P
         ["delete", "config.toml", f"{remote}/config.toml"],
     ]
     assert (remote / "config.toml").exists() and (remote / "model.h5").read_text() == "model.h5"  # nothing changed
+
+
+def complete(words: str) -> list[str]:
+    """What bash completion offers for the last word of ``words`` (a real completion request)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)}
+    env["_DLCLI_COMPLETE"] = "complete_bash"
+    result = subprocess.run([sys.executable, "-m", "dlcli"], env=env, capture_output=True, text=True, timeout=60)
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize(
+    ("words", "offered"),
+    [
+        ("dlcli train --optimizer ada", ["adam", "adamw"]),
+        ("dlcli train --schedule ", ["constant", "step", "exponential", "cosine", "reduce_on_plateau"]),
+        ("dlcli train --activation sel", []),
+        ("dlcli train --set train.opt", ["train.optimizer="]),
+        ("dlcli train --set train.optimizer=rm", ["train.optimizer=rmsprop"]),
+        ("dlcli predict model.h5 --format p", ["parquet"]),
+    ],
+)
+def test_option_values_complete_in_the_shell(words: str, offered: list[str]) -> None:
+    assert complete(words) == offered
+
+
+def test_usage_lines_name_arguments_as_man_pages_do(cli) -> None:  # type: ignore[no-untyped-def]
+    usage = cli("eval", "--help").stdout
+    assert usage.splitlines()[0] == "Usage: dlcli eval [OPTIONS] MODEL DATA"
+    assert "<str>" not in usage

@@ -145,3 +145,54 @@ def test_help_names_the_registered_choices() -> None:
     assert "Optimizer: " + ", ".join(OPTIMIZERS.names()) + "." in text
     assert all(name in text for name, act in ACTIVATIONS.items() if act.elementwise)
     assert "{choices:" not in text
+
+
+def example_commands() -> list[tuple[str, str]]:
+    """``(file, command line)`` for every ``dlcli …`` line in a code block of README.md and docs/."""
+    import re
+
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        in_block = False
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.lstrip().startswith("```"):
+                in_block = not in_block
+                continue
+            text = re.sub(r"^\s*(\$\s+)?", "", line) if in_block else ""
+            for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", text):
+                part = re.sub(r"^(\w+=\S+\s+)+", "", part)  # VAR=value before the command
+                if part.startswith(("dlcli ", "mpiexec -n 4 dlcli ")):
+                    found.append((path.name, part.split(" #")[0].strip()))
+    return found
+
+
+@pytest.mark.parametrize(("where", "line"), example_commands())
+def test_every_documented_command_parses(where: str, line: str) -> None:
+    """Each example's options exist for its command and its s3:// URLs are valid ones."""
+    import shlex
+
+    import typer
+
+    from dlcli.cli.app import app
+    from dlcli.remote.url import parse_remote
+
+    words = shlex.split(line.replace("…", "x"))
+    words = words[words.index("dlcli") + 1 :]
+    group = typer.main.get_command(app)
+    while words and words[0].startswith("--"):  # global options: --debug, --version
+        words = words[1:]
+    if not words or words[0] in ("--help", "-h"):
+        return
+    command = group.commands.get(words[0])  # type: ignore[attr-defined]
+    assert command is not None, f"{where}: unknown command in {line!r}"
+    parent = group.make_context("dlcli", [words[0]], resilient_parsing=True)
+    command.make_context(words[0], words[1:], parent=parent)  # raises on an unknown option or a missing value
+    for word in words:
+        for url in (w for w in word.split("=") if w.startswith("s3://")):
+            parse_remote(url)  # raises on a bucket name S3 would refuse
+
+
+def test_the_example_scan_finds_the_examples() -> None:
+    # An extraction that silently found nothing would make the test above pass vacuously.
+    assert len(example_commands()) >= 20
+    assert any(line.startswith("dlcli push") and "s3://" in line for _, line in example_commands())

@@ -209,6 +209,9 @@ class TrainConfig:
         "epochs and save that model; the reported metrics stay those of the selection run on rows it never saw",
     )
     checkpoint_every: int = setting(10, "write checkpoints/epoch-NNNN.h5 every N epochs (0: off)", low=0)
+    keep_checkpoints: int = setting(
+        3, "keep the last N checkpoints/epoch-NNNN.h5, deleting older ones (0: keep all)", low=0
+    )
     seed: int = setting(0, "one seed for the split, the initialisation and the shuffling", flag="--seed", low=0)
     kernels: str = setting(
         "auto",

@@ -54,7 +54,10 @@ class BackgroundUploader:
     def _drain(self) -> None:
         while (item := self._queue.get()) is not _STOP:
             path, key = item
-            self._outcomes.append(attempt(key, partial(self._put, path, key)))
+            outcome = attempt(key, partial(self._put, path, key))
+            if outcome.error is not None and not path.exists():
+                continue  # removed while queued (train.keep_checkpoints): a later checkpoint supersedes it
+            self._outcomes.append(outcome)
 
     def _put(self, path: Path, key: str) -> FileState:
         if self._store is None:  # opened in this thread: creating an S3 client takes a while

@@ -7,6 +7,7 @@ MPI rank other than 0 composes none that write.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,14 +54,26 @@ class BestModel(RunCallback):
 
 
 class PeriodicCheckpoint(RunCallback):
-    """Write ``checkpoints/epoch-NNNN.h5`` every ``every`` epochs."""
+    """Write ``checkpoints/epoch-NNNN.h5`` every ``every`` epochs, keeping the last ``keep``
+    of them (0: all); ``selected.h5`` and ``last-good.h5`` are never removed."""
 
-    def __init__(self, run: Saver, run_dir: RunDirectory, every: int) -> None:
-        self.run, self.run_dir, self.every = run, run_dir, every
+    def __init__(self, run: Saver, run_dir: RunDirectory, every: int, keep: int = 0) -> None:
+        self.run, self.run_dir, self.every, self.keep = run, run_dir, every, keep
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         if record.epoch % self.every == 0:
             self.run.save_checkpoint(self.run_dir.checkpoint_path(record.epoch))
+            if self.keep:
+                self._prune()
+
+    def _prune(self) -> None:
+        folder = self.run_dir.checkpoint_path(0).parent
+        periodic = sorted(p for p in folder.glob("epoch-*.h5") if PERIODIC.fullmatch(p.name))
+        for old in periodic[: -self.keep]:
+            old.unlink(missing_ok=True)  # a queued upload of it is skipped (BackgroundUploader)
+
+
+PERIODIC = re.compile(r"epoch-\d{4,}\.h5")  # RunDirectory.checkpoint_path's names; zero-padded, so sorted by epoch
 
 
 class LastGoodCheckpoint(RunCallback):

@@ -13,7 +13,14 @@ from dlcli.data.schema import Schema
 from dlcli.errors import ModelFileError, UsageError, setting
 
 # What --resume may change: how long to go on, and where things are kept, not what is learned.
-RESUMABLE = ("train.epochs", "train.patience", "train.kernels", "data.memory_limit", "remote.")
+RESUMABLE = (
+    "train.epochs",
+    "train.patience",
+    "train.kernels",
+    "train.keep_checkpoints",
+    "data.memory_limit",
+    "remote.",
+)
 # Checkpoints since this marker store their local paths relative to the run directory.
 RUN_RELATIVE = "run-relative"
 

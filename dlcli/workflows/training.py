@@ -163,7 +163,8 @@ class TrainingRun:
             return [AgreedEpoch(self.world, [])]
         callbacks: list[RunCallback] = [HistoryFile(self.dir), BestModel(self, self.dir.model_path)]
         if self.cfg.train.checkpoint_every:
-            callbacks.append(PeriodicCheckpoint(self, self.dir, self.cfg.train.checkpoint_every))
+            train = self.cfg.train
+            callbacks.append(PeriodicCheckpoint(self, self.dir, train.checkpoint_every, train.keep_checkpoints))
         callbacks.append(LastGoodCheckpoint(self, self.dir))
         if self._uploader is not None:
             callbacks.append(UploadCheckpoints(self._uploader))

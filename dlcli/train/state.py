@@ -15,6 +15,7 @@ import numpy as np
 
 from dlcli.errors import ConfigError, ModelFileError, setting
 
+from . import history
 from .early_stopping import EarlyStopping
 
 STATE_FORMAT = 1  # bump on a change an older dlcli would misread; new optional keys do not
@@ -74,7 +75,7 @@ class TrainerState:
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "early_stopping": None if stopping is None else stopping.state_dict(),
-            "history": [dict(row) for row in self.history],
+            "history": history.pack(self.history),
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
@@ -131,7 +132,7 @@ class TrainerState:
         self.schedule.load_state_dict(d["schedule"])
         if self.early_stopping is not None and d.get("early_stopping") is not None:
             self.early_stopping.load_state_dict(d["early_stopping"])
-        self.history = [dict(row) for row in d["history"]]
+        self.history = history.unpack(d["history"])
 
 
 # Keys older checkpoints lack (read with a default).

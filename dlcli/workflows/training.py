@@ -296,7 +296,8 @@ class TrainingRun:
             "data_sha256": self.data.sha256,
             "seed": self.cfg.train.seed,
             "epochs_run": len(self.history),
-            "history": self.history,
+            # A checkpoint's training state holds the history already (as columns): not twice.
+            **({} if kind == "checkpoint" else {"history": self.history}),
             "loss": output_loss(self.cfg, self.data.schema),
             **extra,
         }

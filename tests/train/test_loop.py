@@ -10,6 +10,7 @@ import pytest
 
 from dlcli.errors import ConfigError, NonFiniteLossError
 from dlcli.nn import Dense, Sequential, get_optimizer, get_schedule
+from dlcli.train import history
 from dlcli.train.loop import EarlyStopping, EpochRecord, Trainer
 
 from .conftest import classifier, make_trainer, sources
@@ -138,7 +139,7 @@ def test_non_finite_loss_keeps_the_last_good_weights(data) -> None:
     assert "train.lr" in error.hint and "clip" in error.hint and "NaN" in error.hint
     assert all(np.array_equal(a, b) for a, b in zip(model.copy_weights(), seen[-1], strict=True))
     state = trainer.state_dict()
-    assert (state["epoch"], state["batch"]) == (2, 0) and len(state["history"]) == 2
+    assert (state["epoch"], state["batch"]) == (2, 0) and len(history.unpack(state["history"])) == 2
 
 
 def test_nan_in_the_data_is_reported_at_its_batch() -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from dlcli.model_io.state_tree import read_tree, write_tree
 from dlcli.nn import KERNELS, kernels
+from dlcli.train import history
 
 from .conftest import classifier, make_trainer, sources
 
@@ -186,7 +187,7 @@ def test_ctrl_c_during_epoch_end_evaluation_arrives_after_the_record(data) -> No
     with pytest.raises(KeyboardInterrupt):
         next(records)
     state = trainer.state_dict()
-    assert (state["epoch"], state["batch"], len(state["history"])) == (1, 0, 1)
+    assert (state["epoch"], state["batch"], len(history.unpack(state["history"]))) == (1, 0, 1)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

@@ -46,6 +46,7 @@ class DlcliGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
+        _running[:] = [self, ctx]  # for warn(): how the command that runs spells settings
         try:
             return super().invoke(ctx)
         except DlcliError as exc:
@@ -132,6 +133,18 @@ def flag_namer(group: Any, ctx: Any) -> Namer:
         return f"[{section}] {field}" + ("" if value is None else f" = {value}") + " in dlcli.toml"
 
     return name
+
+
+def warn(text: str, hint: str | None = None) -> None:
+    """A ``Warning:`` line (and a ``Hint:``) on stderr for a library note, its settings named
+    as the command that runs spells them."""
+    from dlcli.errors import as_key, render
+
+    namer = flag_namer(*_running) if _running else as_key
+    report_error(render(text, namer), None if hint is None else render(hint, namer), prefix="Warning: ")
+
+
+_running: list[Any] = []  # the group and its context while a command runs
 
 
 def _silence_stdout() -> None:

@@ -34,6 +34,18 @@ ProfileOpt = Annotated[
     str | None, typer.Option("--profile", metavar="NAME", help="AWS profile for s3:// URLs.", show_default=False)
 ]
 
+# data.delimiter; a tab is hard to type in a shell, so "\t" and "tab" also mean one.
+DelimiterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--delimiter",
+        metavar="CHAR",
+        help="CSV delimiter, e.g. ';', or \\t for a tab (default: ',', or the ';', tab or | the header line shows).",
+        callback=lambda value: "\t" if value in ("\\t", "tab") else value,
+        show_default=False,
+    ),
+]
+
 
 def overrides(**pairs: object) -> dict[str, object]:
     """Dotted config overrides for the flags that were given (``None`` means not given)."""

@@ -19,7 +19,9 @@ def inspect_command(
     """Show a model file's layers, shapes, parameter counts, preprocessing and provenance.
 
     Provenance covers the dlcli version and format version that wrote it, the creation time,
-    the SHA-256 of the training data, the seed, and the final validation metrics.
+    the SHA-256 of the training data, the seed, what the model is (trained_as: by default the
+    refit on all rows for the best epoch count) and its validation metrics, which measure the
+    selection run's model on rows it never trained on (metrics_from).
 
     Example: dlcli inspect runs/iris/model.h5 --json
     """
@@ -66,6 +68,7 @@ def _facts(summary: dict[str, Any]) -> list[tuple[str, Any]]:
             facts.append(("classes", ", ".join(map(str, schema["classes"]))))
         facts.append(("inputs", ", ".join(f"{f['name']} ({f['kind']})" for f in schema["features"])))
     facts += [(key, metadata[key]) for key in PROVENANCE[1:] if key in metadata]
+    facts += [(key, summary[key]) for key in ("trained_as", "metrics_from") if summary.get(key)]
     if summary.get("has_training_state"):
         facts.append(("training_state", "present"))
     return facts
@@ -77,7 +80,7 @@ def _print(summary: dict[str, Any]) -> None:
         # under its header line, so every line after that header is a layer.
         for name, value in _facts(summary):
             render.tsv(name, value)
-        render.print_metrics("final validation metrics", summary.get("metrics") or {})
+        render.print_metrics("validation metrics", summary.get("metrics") or {})
         render.print_table("layers", LAYER_COLUMNS, _layer_rows(summary))
         return
     console = render.out()
@@ -100,7 +103,11 @@ def _print(summary: dict[str, Any]) -> None:
         if name not in shown:
             console.print(f"{name}: {value}" if name != "training_state" else _STATE_LINE, markup=False)
     if summary.get("metrics"):
-        render.print_metrics("final validation metrics", summary["metrics"])
+        render.print_metrics(METRICS_TITLE, summary["metrics"])
+
+
+# The metrics stored in a model are the selection run's (see workflows/provenance.py).
+METRICS_TITLE = "validation metrics of the selection run (see metrics_from)"
 
 
 _STATE_LINE = "training state: present (resume with dlcli train --resume)"

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from dlcli.cli.boundary import warn
 from dlcli.cli.common import EndpointOpt, ProfileOpt, remote_options
 from dlcli.errors import UsageError
 
@@ -37,6 +38,22 @@ def predict(
         ),
     ] = None,
     proba: Annotated[bool, typer.Option("--proba", help="One probability column per class instead of labels.")] = False,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            metavar="P",
+            help="Binary models: predict the second class where its probability is at least P (default 0.5).",
+            show_default=False,
+        ),
+    ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="COLUMN",
+            help="Copy this input column (an ID) into the output, before the predictions; repeatable or a,b.",
+            show_default=False,
+        ),
+    ] = None,
     chunk_rows: Annotated[
         int, typer.Option(metavar="N", help="Rows per chunk (CSV: blocks of a few MiB); bounds memory.", min=1)
     ] = 8192,
@@ -47,27 +64,62 @@ def predict(
 
     Data is read in chunks, encoded with the preprocessing saved in the model, and written as it
     goes: labels in the original class names, regression values in original units. The target
-    column may be present or absent.
+    column may be present or absent. Missing cells (filled with the training mean) and
+    categories unseen in training (encoded as none) are counted per column and reported in one
+    warning line on stderr at the end.
 
     Under mpiexec the rows are split across the ranks and one output is written, in input order
     (docs/distributed.md).
+
+    --keep passes columns through as they are written (an ID, to join the predictions on), in
+    CSV, JSONL and Parquet; --threshold moves a binary model's decision, e.g.
+    dlcli predict model.h5 customers.csv --keep customer_id --threshold 0.3. Options that do
+    not go together, and a --keep column the data does not have, are refused before anything
+    is written.
 
     Example: dlcli predict runs/iris/model.h5 samples/iris/iris.csv --proba --format jsonl
     """
     from dlcli.parallel import agreed, current
 
+    kept = [name.strip() for item in keep or [] for name in item.split(",") if name.strip()]
     world = current()
     options = agreed(world, lambda: remote_options(model, data, endpoint_url=endpoint_url, profile=profile))
     if world.size > 1:
         from dlcli.workflows.parallel_inference import predict_ranks
 
-        predict_ranks(world, model, data, output, format_, proba=proba, chunk_rows=chunk_rows, remote_options=options)
+        if kept:
+            raise UsageError("--keep is not available under mpiexec yet.", hint="Run predict as one process.")
+        predict_ranks(
+            world,
+            model,
+            data,
+            output,
+            format_,
+            proba=proba,
+            threshold=threshold,
+            chunk_rows=chunk_rows,
+            remote_options=options,
+        )
         return
-    from dlcli.workflows.inference import load_predictor, predict_to, stdin_is_pipe
+    from dlcli.workflows.inference import InputTally, load_predictor, predict_to, stdin_is_pipe
 
     if data is None:
         if not stdin_is_pipe():
             raise UsageError("No data to predict on.", hint="Pass a file, or pipe CSV into 'dlcli predict MODEL -'.")
         data = "-"
     predictor = load_predictor(model, remote_options=options)
-    predict_to(predictor, data, output, format_, proba=proba, chunk_rows=chunk_rows, remote_options=options)
+    tally = InputTally()
+    predict_to(
+        predictor,
+        data,
+        output,
+        format_,
+        proba=proba,
+        chunk_rows=chunk_rows,
+        remote_options=options,
+        tally=tally,
+        threshold=threshold,
+        keep=kept,
+    )
+    for note in tally.notes():  # once, at the end: the counts of the whole input
+        warn(note)

@@ -169,10 +169,16 @@ def require_column(names: list[str], name: str, role: str, source: str) -> None:
         return
     import difflib
 
-    from dlcli.errors import DataError
+    from dlcli.errors import DataError, setting
 
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"Did you mean '{close[0]}'?" if close else f"Columns are: {', '.join(names)}."
+    if len(names) == 1 and not close:
+        # One column whose name holds punctuation: the file is split on another delimiter.
+        hint = (
+            f"The header was read as one column, '{names[0]}': pass its delimiter with "
+            f"{setting('data.delimiter', 'CHAR')}."
+        )
     raise DataError(f"Column '{name}' {role} is not in {source}.", hint=hint)
 
 

@@ -47,6 +47,29 @@ def open_text(path: str | Path) -> IO[str]:
         raise DataError(f"'{path}' is a directory, not a data file.") from None
 
 
+# What a header line without a comma is split on instead, when exactly one of these is in it.
+SNIFFED_DELIMITERS = (";", "\t", "|")
+SNIFF_BYTES = 1 << 16
+
+
+def sniff_delimiter(path: str | Path) -> str | None:
+    """The delimiter of a CSV file whose header line has no comma but exactly one of
+    :data:`SNIFFED_DELIMITERS` (a European ``a;b;c`` export, a TSV named ``.csv``); ``None``
+    when the header has a comma, none or several candidates, or the file is not plain text."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return None  # the reader reports it
+    if head.startswith(b"\x1f\x8b"):  # compressed: pyarrow decompresses, we do not sniff
+        return None
+    line = head.split(b"\n", 1)[0].decode("utf-8", "replace")
+    if "," in line:
+        return None
+    found = [d for d in SNIFFED_DELIMITERS if d in line]
+    return found[0] if len(found) == 1 else None
+
+
 def iter_csv(handle: IO[str], source: str, delimiter: str = ",", chunk_rows: int = 8192) -> Iterator[Table]:
     """Yield the rows of a CSV stream as :class:`Table` chunks of at most ``chunk_rows`` rows."""
     reader = csv.reader(handle, delimiter=delimiter)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.columns import Block, require_column
+from dlcli.data.quality import InputTally
 from dlcli.data.schema import Schema
 from dlcli.data.tables import TableReader
 from dlcli.data.values import arrow_kind, codes_column, numeric_column, parse_strings, string_array, string_column
@@ -85,11 +86,12 @@ class Encoder:
         return out
 
 
-def arrow_block(batch: Any, schema: Schema, reader: TableReader, offset: int) -> Block:
+def arrow_block(batch: Any, schema: Schema, reader: TableReader, offset: int, tally: InputTally | None = None) -> Block:
     """A block of the schema's feature columns from a pyarrow record batch.
 
     ``offset`` is the data row of the batch's first row, for messages. Categorical codes
-    index the schema's categories (``-1``: missing or unseen).
+    index the schema's categories (``-1``: missing or unseen). ``tally`` counts the missing
+    cells and unseen categories the encoding will hide.
     """
     numeric_names = [f.name for f in schema.features if f.kind == "numeric"]
     code_names = [f.name for f in schema.features if f.kind != "numeric"]
@@ -104,6 +106,13 @@ def arrow_block(batch: Any, schema: Schema, reader: TableReader, offset: int) ->
         text = string_column(batch.column(name))
         index = pc.index_in(text, value_set=string_array(feature.categories))
         codes[:, j] = codes_column(index)
+        if tally is not None:
+            tally.categorical.add(name)
+            tally.add("missing", name, text.null_count)
+            tally.add("unseen", name, index.null_count - text.null_count)
+    if tally is not None:
+        tally.rows += batch.num_rows
+        tally.add_missing(numeric_names, numeric)
     return Block(offset, numeric, numeric_names, codes, code_names)
 
 

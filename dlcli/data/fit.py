@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.columns import NUMERIC, ColumnStore, Target, blocks
+from dlcli.data.quality import DataQuality
 from dlcli.data.schema import (
     MAX_AUTO_CLASSES,
     Feature,
@@ -99,6 +100,13 @@ def fit_schema(
     store: ColumnStore, target: Target, rows: np.ndarray, *, task: str, classes: list[Any] | None = None
 ) -> Schema:
     """Fit features and target scaling on the store's rows ``rows`` (sorted indices)."""
+    return fit_schema_and_quality(store, target, rows, task=task, classes=classes)[0]
+
+
+def fit_schema_and_quality(
+    store: ColumnStore, target: Target, rows: np.ndarray, *, task: str, classes: list[Any] | None = None
+) -> tuple[Schema, DataQuality]:
+    """:func:`fit_schema`, and the missing cells and distinct categories the same pass counted."""
     schema = fit_target(target, store.source, task)
     if classes is not None:
         schema.classes = list(classes)
@@ -120,16 +128,21 @@ def fit_schema(
         for name, tally in seen.items():
             tally += np.bincount(part.column(name) + 1, minlength=len(tally))
     features = []
+    quality = DataQuality(len(rows))
     for name in names:
         if name in sums:
             features.append(Feature(name, "numeric", fill=sums[name] / counts[name] if counts[name] else 0.0))
+            quality.missing[name] = len(rows) - counts[name]
         else:
             dictionary = store.dictionaries[name]
             present = np.flatnonzero(seen[name][1:])
             features.append(Feature(name, "categorical", categories=sorted(dictionary[i] for i in present)))
+            quality.missing[name] = int(seen[name][0])  # code -1: no value
+            quality.distinct[name] = len(present)
+    quality.missing = {name: n for name, n in quality.missing.items() if n}
     schema.features = features
     if schema.task == "regression":
         values = target.values[rows]
         schema.target_mean, schema.target_std = float(values.mean()), float(values.std() or 1.0)
         schema.target_scaled = True
-    return schema
+    return schema, quality

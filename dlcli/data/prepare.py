@@ -21,8 +21,9 @@ from dlcli.data.batches import ArrayBatchSource, BatchSource
 from dlcli.data.cache import cached_table
 from dlcli.data.columns import ColumnStore, blocks
 from dlcli.data.encode import Encoder
-from dlcli.data.fit import fit_schema, fit_target
+from dlcli.data.fit import fit_schema_and_quality, fit_target
 from dlcli.data.formats import is_table, require_file
+from dlcli.data.quality import DataQuality
 from dlcli.data.schema import Schema, label_keys
 from dlcli.data.sources import file_sha256
 from dlcli.data.splits import train_val_indices
@@ -43,6 +44,8 @@ class TrainingData:
     source: str
     sha256: str
     in_memory: bool
+    # Missing cells and ID-like columns among the training rows (None: the schema was given).
+    quality: DataQuality | None = None
 
     @property
     def everything(self) -> BatchSource:
@@ -113,7 +116,7 @@ def prepare_training_data(
     )
     raw_target = store.target()
     assert raw_target is not None  # opened with a target
-    train_idx, val_idx, fitted = _fit(store, raw_target, task, val_split, rng, schema)
+    train_idx, val_idx, fitted, quality = _fit(store, raw_target, task, val_split, rng, schema)
     schema = fitted
     y = schema.encode_target(raw_target, store.source)
     encoder = Encoder(schema, dtype, store.dictionaries)
@@ -139,7 +142,7 @@ def prepare_training_data(
                 store, encoder, every, schema.encode_target(raw_target, store.source), block_bytes=block_bytes
             )
 
-    return TrainingData(train, val, all_rows, schema, str(path), sha256, matrix_bytes <= memory_limit)
+    return TrainingData(train, val, all_rows, schema, str(path), sha256, matrix_bytes <= memory_limit, quality)
 
 
 def fit_training_schema(
@@ -156,13 +159,15 @@ def fit_training_schema(
 
 def _fit(
     store: ColumnStore, raw_target: Any, task: str, val_split: float, rng: np.random.Generator, schema: Schema | None
-) -> tuple[np.ndarray, np.ndarray, Schema]:
-    """The split, and the schema fitted on its training rows (unless one is given)."""
+) -> tuple[np.ndarray, np.ndarray, Schema, DataQuality | None]:
+    """The split, and the schema fitted on its training rows (unless one is given), with what
+    the fit counted."""
     probe = schema or fit_target(raw_target, store.source, task)  # the task and classes from all rows
     train_idx, val_idx = _split(store.n_rows, raw_target, probe, val_split, rng)
+    quality = None
     if schema is None:
-        schema = fit_schema(store, raw_target, train_idx, task=probe.task, classes=probe.classes)
-    return train_idx, val_idx, schema
+        schema, quality = fit_schema_and_quality(store, raw_target, train_idx, task=probe.task, classes=probe.classes)
+    return train_idx, val_idx, schema, quality
 
 
 def _block_bytes(memory_limit: int) -> int:

@@ -130,10 +130,12 @@ class Schema:
             y = (y - self.target_mean) / self.target_std
         return y
 
-    def decode_output(self, output: np.ndarray) -> np.ndarray:
-        """Model outputs → labels (classification) or values in original units (regression)."""
+    def decode_output(self, output: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+        """Model outputs → labels (classification) or values in original units (regression);
+        a binary model predicts its second class where the probability is ``>= threshold``."""
         if self.task == "binary":
-            labels: np.ndarray = np.asarray(self.classes, dtype=object)[(output.reshape(-1) >= 0.5).astype(int)]
+            chosen = (output.reshape(-1) >= threshold).astype(int)
+            labels: np.ndarray = np.asarray(self.classes, dtype=object)[chosen]
             return labels
         if self.task == "multiclass":
             labels = np.asarray(self.classes, dtype=object)[np.argmax(output, axis=1)]

@@ -9,22 +9,21 @@ from __future__ import annotations
 import hashlib
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dlcli.data.arrays import open_arrays
-from dlcli.data.columns import Block, Target, blocks
+from dlcli.data.columns import Block, Target, blocks, require_column
 from dlcli.data.encode import Encoder, arrow_block, feature_types
 from dlcli.data.formats import data_format, is_table
+from dlcli.data.quality import InputTally
 from dlcli.data.schema import Schema
 from dlcli.data.tables import TableReader, TypeConflict
 from dlcli.data.values import arrow_kind, codes_column, numeric_column, parse_strings, string_column
-from dlcli.errors import DataError
-
-Chunk = tuple[np.ndarray, np.ndarray | None]
+from dlcli.errors import DataError, setting
 
 
 def file_sha256(path: str | Path) -> str:
@@ -43,15 +42,37 @@ def iter_inputs(
     delimiter: str = ",",
     dtype: str = "float32",
     parallel: bool = False,
+    tally: InputTally | None = None,
 ) -> Iterator[np.ndarray]:
     """Encoded model inputs in chunks of at most ``chunk_rows`` rows (``-`` is stdin).
 
     ``parallel`` parses a CSV file's blocks on every core; it raises
     :class:`~dlcli.data.tables.SplitFailed` (before or after yielding) when a quoted value
-    spans lines, and the caller starts again without it.
+    spans lines, and the caller starts again without it. ``tally`` counts the missing cells
+    and unseen categories met.
     """
-    for X, _ in _chunks(path, schema, False, chunk_rows, delimiter, dtype, parallel):
+    for X, _, _ in _chunks(path, schema, False, chunk_rows, delimiter, dtype, parallel, tally):
         yield X
+
+
+def iter_inputs_kept(
+    path: str | Path,
+    schema: Schema,
+    keep: Sequence[str],
+    *,
+    chunk_rows: int = 65536,
+    delimiter: str = ",",
+    dtype: str = "float32",
+    parallel: bool = False,
+    tally: InputTally | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`iter_inputs`, each chunk with the ``keep`` columns' cells as they are written
+    (text; missing: ``None``), an object array ``(n, len(keep))``: IDs to join predictions on."""
+    if str(path) != "-" and not is_table(path):
+        raise DataError(f"{path} is an array file: it has no named columns for {setting('keep')} to pass through.")
+    for X, _, kept in _chunks(path, schema, False, chunk_rows, delimiter, dtype, parallel, tally, keep):
+        assert kept is not None
+        yield X, kept
 
 
 def iter_labelled(
@@ -64,7 +85,7 @@ def iter_labelled(
     parallel: bool = False,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Encoded inputs and encoded targets (class indices or scaled values), chunk by chunk."""
-    for X, y in _chunks(path, schema, True, chunk_rows, delimiter, dtype, parallel):
+    for X, y, _ in _chunks(path, schema, True, chunk_rows, delimiter, dtype, parallel):
         assert y is not None
         yield X, y
 
@@ -75,35 +96,69 @@ def can_parallelize(path: str | Path) -> bool:
 
 
 def _chunks(
-    path: str | Path, schema: Schema, labelled: bool, chunk_rows: int, delimiter: str, dtype: str, parallel: bool
-) -> Iterator[Chunk]:
+    path: str | Path,
+    schema: Schema,
+    labelled: bool,
+    chunk_rows: int,
+    delimiter: str,
+    dtype: str,
+    parallel: bool,
+    tally: InputTally | None = None,
+    keep: Sequence[str] = (),
+) -> Iterator[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
     encoder = Encoder(schema, dtype)
     if str(path) != "-" and not is_table(path):
         store = open_arrays(path, need_y=labelled)
         try:
             target = store.target() if labelled else None
             for block in blocks(store, chunk_rows):
-                X = encoder.encode_matrix(block.numeric, store.source)
+                X = encoder.encode_matrix(block.numeric, store.source)  # checks the shape first
+                if tally is not None:
+                    tally.rows += len(X)
+                    tally.add_missing([f.name for f in schema.features], block.numeric.reshape(len(X), -1))
                 y = None
                 if target is not None:
                     part = Target(target.name, target.values[block.start : block.start + len(X)], target.dictionary)
                     y = schema.encode_target(part, store.source)
-                yield X, y
+                yield X, y, None
         finally:
             store.close()
         return
-    for block, y in table_blocks(path, schema, labelled, chunk_rows, delimiter, parallel):
-        yield encoder.encode(block), y
+    for block, y, kept in _table_chunks(path, schema, labelled, chunk_rows, delimiter, parallel, tally, keep):
+        yield encoder.encode(block), y, kept
 
 
 def table_blocks(
-    path: str | Path, schema: Schema, labelled: bool, chunk_rows: int, delimiter: str = ",", parallel: bool = False
+    path: str | Path,
+    schema: Schema,
+    labelled: bool,
+    chunk_rows: int,
+    delimiter: str = ",",
+    parallel: bool = False,
+    tally: InputTally | None = None,
 ) -> Iterator[tuple[Block, np.ndarray | None]]:
     """A table's rows as blocks of the schema's columns (codes index its categories), with the
     encoded targets when ``labelled``: what :func:`iter_inputs` encodes, and what a
     data-parallel ``predict``/``eval`` stores once for the ranks to read by row range."""
+    for block, y, _ in _table_chunks(path, schema, labelled, chunk_rows, delimiter, parallel, tally):
+        yield block, y
+
+
+def _table_chunks(
+    path: str | Path,
+    schema: Schema,
+    labelled: bool,
+    chunk_rows: int,
+    delimiter: str = ",",
+    parallel: bool = False,
+    tally: InputTally | None = None,
+    keep: Sequence[str] = (),
+) -> Iterator[tuple[Block, np.ndarray | None, np.ndarray | None]]:
     reader = TableReader(path, delimiter)
     types = feature_types(schema, reader.names, reader.source)
+    for name in keep:
+        require_column(reader.names, name, f"given with {setting('keep')}", reader.source)
+        types.setdefault(name, "string")  # as written: an ID "00123" keeps its zeros
     columns = list(types)
     if labelled:
         if schema.target not in reader.names:
@@ -116,16 +171,24 @@ def table_blocks(
     offset = 0
     try:
         for batch in reader.batches(columns, types, rows=chunk_rows, parallel=parallel and can_parallelize(path)):
-            block = arrow_block(batch, schema, reader, offset)
+            block = arrow_block(batch, schema, reader, offset, tally)
             y = (
                 schema.encode_target(arrow_target(batch.column(schema.target), schema.target), reader.source)
                 if labelled
                 else None
             )
             offset += batch.num_rows
-            yield block, y
+            yield block, y, _kept(batch, keep) if keep else None
     except TypeConflict as conflict:
-        raise _not_numeric(reader, conflict.column, delimiter) from None
+        raise _not_numeric(reader, conflict.column, reader.delimiter) from None
+
+
+def _kept(batch: Any, keep: Sequence[str]) -> np.ndarray:
+    """The ``keep`` columns of a record batch as an object array of Python values."""
+    kept = np.empty((batch.num_rows, len(keep)), dtype=object)
+    for j, name in enumerate(keep):
+        kept[:, j] = batch.column(name).to_pylist()
+    return kept
 
 
 def arrow_target(array: Any, name: str) -> Target:
@@ -176,6 +239,7 @@ __all__ = [
     "can_parallelize",
     "file_sha256",
     "iter_inputs",
+    "iter_inputs_kept",
     "iter_labelled",
     "stdin_is_pipe",
     "table_blocks",

@@ -18,8 +18,9 @@ import numpy as np
 from dlcli.data.arrays import open_arrays
 from dlcli.data.cache import sample_table
 from dlcli.data.columns import NUMERIC, Target, select_columns
-from dlcli.data.fit import fit_schema, fit_target
+from dlcli.data.fit import fit_schema_and_quality, fit_target
 from dlcli.data.formats import is_table, require_file
+from dlcli.data.quality import DataQuality
 from dlcli.data.schema import Schema, label_key
 from dlcli.data.sources import arrow_target
 from dlcli.data.tables import TableReader, TypeConflict
@@ -35,6 +36,8 @@ class Survey:
     n_rows: int
     complete: bool  # False: the pass stopped at the time limit; counts are lower bounds
     categories: dict[str, int] = field(default_factory=dict)
+    quality: DataQuality | None = None  # missing cells and distinct values in the sample
+    delimiter: str = ","  # the CSV delimiter in use (given, or sniffed from the header line)
 
 
 def survey(path: str | Path, target: str, *, delimiter: str = ",", seconds: float = SURVEY_SECONDS) -> Survey:
@@ -46,8 +49,10 @@ def survey(path: str | Path, target: str, *, delimiter: str = ",", seconds: floa
             raw = store.target()
             assert raw is not None
             probe = fit_target(raw, store.source)
-            schema = fit_schema(store, raw, np.arange(store.n_rows), task=probe.task, classes=probe.classes)
-            return Survey(schema, store.n_rows, True)
+            schema, quality = fit_schema_and_quality(
+                store, raw, np.arange(store.n_rows), task=probe.task, classes=probe.classes
+            )
+            return Survey(schema, store.n_rows, True, quality=quality)
         finally:
             store.close()
     reader = TableReader(path, delimiter)
@@ -55,7 +60,9 @@ def survey(path: str | Path, target: str, *, delimiter: str = ",", seconds: floa
     sample = sample_table(reader, columns, target, SAMPLE_ROWS)
     raw = sample.target()
     probe = fit_target(raw, reader.source)
-    schema = fit_schema(sample, raw, np.arange(sample.n_rows), task=probe.task, classes=probe.classes)
+    schema, quality = fit_schema_and_quality(
+        sample, raw, np.arange(sample.n_rows), task=probe.task, classes=probe.classes
+    )
     sample.close()
     categorical = [f.name for f in schema.features if f.kind != NUMERIC]
     n_rows, complete, seen, labels = _count(reader, categorical, target, schema.is_classification, seconds)
@@ -65,7 +72,7 @@ def survey(path: str | Path, target: str, *, delimiter: str = ",", seconds: floa
     if schema.is_classification and complete:
         full = fit_target(Target(target, np.arange(len(labels), dtype=np.int32), sorted(labels)), reader.source)
         schema.classes, schema.task = full.classes, full.task
-    return Survey(schema, n_rows, complete, {n: len(v) for n, v in seen.items()})
+    return Survey(schema, n_rows, complete, {n: len(v) for n, v in seen.items()}, quality, reader.delimiter)
 
 
 def _count(

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from dlcli.data.csvtable import MISSING, csv_line_of_row, diagnose_csv, validate_header
+from dlcli.data.csvtable import MISSING, csv_line_of_row, diagnose_csv, sniff_delimiter, validate_header
 from dlcli.data.formats import data_format, require_file
 from dlcli.data.values import arrow_kind, numeric_column
 from dlcli.errors import DataError
@@ -55,7 +55,9 @@ class TableReader:
     """A CSV, Parquet or Feather file (or ``-``, CSV on stdin) read in record batches.
 
     ``names`` are the validated column names (stripped); ``num_rows`` is known up front for
-    Parquet and Feather, ``None`` for CSV.
+    Parquet and Feather, ``None`` for CSV. With the default delimiter, a CSV file whose
+    header line has no comma but a ``;``, tab or ``|`` is read with that one
+    (:func:`~dlcli.data.csvtable.sniff_delimiter`); ``delimiter`` is the one in use.
     """
 
     def __init__(self, path: str | Path, delimiter: str = ",") -> None:
@@ -65,6 +67,8 @@ class TableReader:
         self.format = "csv" if self.stdin else data_format(path)
         if not self.stdin:
             require_file(path)
+            if self.format == "csv" and delimiter == ",":
+                self.delimiter = sniff_delimiter(path) or delimiter
         self.num_rows: int | None = None
         self._opened: Any = None
         raw = self._open_names()

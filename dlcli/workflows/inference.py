@@ -6,7 +6,7 @@ units come out. Model and data may be local paths or remote URLs (fetched throug
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,15 +14,19 @@ from typing import Any
 
 import numpy as np
 
+from dlcli.data.quality import InputTally
 from dlcli.data.schema import Schema
-from dlcli.data.sources import iter_inputs, iter_labelled, stdin_is_pipe
+from dlcli.data.sources import iter_inputs, iter_inputs_kept, iter_labelled, stdin_is_pipe
 from dlcli.data.tables import SplitFailed
+from dlcli.data.writers import FORMATS as OUTPUT_FORMATS  # re-exported: predict --format completion
 from dlcli.data.writers import PredictionWriter
 from dlcli.errors import DataError, UsageError, setting
 from dlcli.nn.metrics import ClassificationStream, RegressionStream
 
 __all__ = [
+    "OUTPUT_FORMATS",
     "EvalResult",
+    "InputTally",
     "Predictor",
     "eval_result",
     "evaluate",
@@ -109,9 +113,14 @@ def summarize_model(path: str | Path, *, remote_options: Any = None) -> dict[str
     """What a model file holds (layers, shapes, schema, provenance), verified as loading does."""
     from dlcli.model_io import read_summary
 
+    from .provenance import model_origin
+
     summary: dict[str, Any] = read_summary(localize(path, remote_options=remote_options))
     if summary["schema"] is not None:
         Schema.from_dict(summary["schema"])  # inspect shows what predict would use, or fails as it would
+    origin = model_origin(summary.get("metadata"))
+    if origin is not None:
+        summary["trained_as"], summary["metrics_from"] = origin
     return summary
 
 
@@ -211,36 +220,74 @@ def iter_predictions(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     remote_options: Any = None,
     parallel: bool = False,
+    tally: InputTally | None = None,
+    threshold: float | None = None,
+    keep: Sequence[str] = (),
 ) -> Iterator[np.ndarray]:
     """Yield predictions chunk by chunk: labels / values ``(n,)``, or probabilities ``(n, n_classes)``.
 
-    ``parallel``: see :func:`dlcli.data.sources.iter_inputs` (the caller restarts on ``SplitFailed``).
+    ``parallel``: see :func:`dlcli.data.sources.iter_inputs` (the caller restarts on ``SplitFailed``);
+    ``tally`` counts the missing cells and unseen categories met; ``threshold``: a binary model's
+    probability from which its second class is predicted (default 0.5); ``keep``: input columns
+    put first in each chunk, as written (an object array ``(n, len(keep) + outputs)``).
     """
     source: str | Path = data if str(data) == "-" else localize(data, remote_options=remote_options)
     schema = predictor.schema
-    dtype = str(predictor.model.dtype)
-    for X in iter_inputs(source, schema, chunk_rows=chunk_rows, dtype=dtype, parallel=parallel):
+    reading = {"chunk_rows": chunk_rows, "dtype": str(predictor.model.dtype), "parallel": parallel, "tally": tally}
+    chunks = (
+        iter_inputs_kept(source, schema, keep, **reading)  # type: ignore[arg-type]
+        if keep
+        else ((X, None) for X in iter_inputs(source, schema, **reading))  # type: ignore[arg-type]
+    )
+    for X, kept in chunks:
         output = predictor.outputs(X)
-        if proba:
-            yield schema.probabilities(output)
-        else:
-            yield schema.decode_output(output)
+        values = schema.probabilities(output) if proba else schema.decode_output(output, threshold or 0.5)
+        if kept is None:
+            yield values
+            continue
+        rows = np.empty((len(values), kept.shape[1] + values.reshape(len(values), -1).shape[1]), dtype=object)
+        rows[:, : kept.shape[1]], rows[:, kept.shape[1] :] = kept, values.reshape(len(values), -1)
+        yield rows
 
 
-def output_columns(schema: Schema, proba: bool) -> list[str]:
+def output_columns(schema: Schema, proba: bool, keep: Sequence[str] = ()) -> list[str]:
     if proba:
-        return [str(c) for c in schema.classes]
-    return [schema.target or "prediction"]
+        return [*keep, *(str(c) for c in schema.classes)]
+    return [*keep, schema.target or "prediction"]
 
 
 def output_plan(
-    predictor: Predictor, output: Path | None, fmt: str | None, proba: bool
+    predictor: Predictor,
+    output: Path | None,
+    fmt: str | None,
+    proba: bool,
+    threshold: float | None = None,
+    keep: Sequence[str] = (),
 ) -> tuple[str, list[Any] | None]:
     """The output format (``fmt``, else ``output``'s suffix, else CSV) and the class labels
-    that fix a label column's type (``None``: probabilities or values)."""
+    that fix a label column's type (``None``: probabilities or values); refuses options that
+    do not go together before anything is read or written."""
+    task = predictor.schema.task
     if proba and not predictor.schema.is_classification:
         raise UsageError(f"{setting('proba')} needs a classification model; this one is a regression model.")
+    if threshold is not None:
+        if task != "binary":
+            raise UsageError(f"{setting('threshold')} needs a binary model; this one is a {task} model.")
+        if proba:
+            raise UsageError(f"{setting('threshold')} decides labels, so it cannot go with {setting('proba')}.")
+        if not 0.0 < threshold < 1.0:
+            raise UsageError(f"{setting('threshold')} must be between 0 and 1 (exclusive), got {threshold:g}.")
     fmt = fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "csv")
+    if keep and fmt == "npy":
+        raise UsageError(
+            f"{setting('keep')} needs a format with named columns; NPY holds one array.",
+            hint=f"Use {setting('format', 'csv')}, jsonl or parquet.",
+        )
+    repeated = sorted(
+        {c for c in keep if list(keep).count(c) > 1} | set(keep) & set(output_columns(predictor.schema, proba))
+    )
+    if repeated:
+        raise UsageError(f"{setting('keep')} would repeat column(s) {', '.join(map(repr, repeated))} in the output.")
     labels = None if proba or not predictor.schema.is_classification else list(predictor.schema.classes)
     return fmt, labels
 
@@ -254,18 +301,24 @@ def predict_to(
     proba: bool = False,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     remote_options: Any = None,
+    tally: InputTally | None = None,
+    threshold: float | None = None,
+    keep: Sequence[str] = (),
 ) -> int:
     """Write predictions for ``data`` to ``output`` (``None``: stdout) chunk by chunk; returns rows.
 
     ``fmt`` defaults to ``output``'s suffix, else CSV. A file appears under its name only when
-    complete: an error or Ctrl-C midway leaves nothing behind.
+    complete: an error or Ctrl-C midway leaves nothing behind. ``tally`` (an :class:`InputTally`)
+    counts the missing cells and unseen categories the encoding filled or ignored.
     """
-    fmt, labels = output_plan(predictor, output, fmt, proba)
+    fmt, labels = output_plan(predictor, output, fmt, proba, threshold, keep)
+    predicting = {"proba": proba, "chunk_rows": chunk_rows, "remote_options": remote_options}
+    predicting |= {"threshold": threshold, "keep": keep, "tally": tally or InputTally()}
     # Blocks are parsed in parallel only where a restart is invisible: into a temporary file
     # (an --output file, or NPY's spool), never straight to stdout.
     parallel = output is not None or fmt == "npy"
     with parse_pool_running() if parallel else nullcontext():
-        return _predict_to(predictor, data, output, fmt, labels, proba, chunk_rows, remote_options, parallel)
+        return _predict_to(predictor, data, output, fmt, labels, parallel, predicting)
 
 
 def _predict_to(
@@ -274,17 +327,16 @@ def _predict_to(
     output: Path | None,
     fmt: str,
     labels: list[Any] | None,
-    proba: bool,
-    chunk_rows: int,
-    remote_options: Any,
     parallel: bool,
+    predicting: dict[str, Any],
 ) -> int:
+    tally: InputTally = predicting["tally"]
+    columns = output_columns(predictor.schema, predicting["proba"], predicting["keep"])
     while True:
-        writer = PredictionWriter(output, fmt, output_columns(predictor.schema, proba), labels)
+        writer = PredictionWriter(output, fmt, columns, labels)
+        tally.reset()  # counts of this attempt only, should a serial read start over
         try:
-            for chunk in iter_predictions(
-                predictor, data, proba=proba, chunk_rows=chunk_rows, remote_options=remote_options, parallel=parallel
-            ):
+            for chunk in iter_predictions(predictor, data, parallel=parallel, **predicting):
                 writer.write(chunk)
         except SplitFailed:
             writer.abort()

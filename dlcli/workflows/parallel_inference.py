@@ -66,6 +66,7 @@ def predict_ranks(
     fmt: str | None = None,
     *,
     proba: bool = False,
+    threshold: float | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     remote_options: Any = None,
 ) -> int:
@@ -73,7 +74,7 @@ def predict_ranks(
     agreed(world, lambda: _require_file_input(data))
     assert data is not None
     predictor = load_on_ranks(world, model, remote_options)
-    fmt, labels = agreed(world, lambda: output_plan(predictor, output, fmt, proba))
+    fmt, labels = agreed(world, lambda: output_plan(predictor, output, fmt, proba, threshold))
     schema = predictor.schema
     columns = output_columns(schema, proba)
     parts = part_paths(world, output)
@@ -87,7 +88,9 @@ def predict_ranks(
                 try:
                     for X, _ in rows.encoded(start, stop, chunk_rows):
                         out = predictor.outputs(X)
-                        writer.write(schema.probabilities(out) if proba else schema.decode_output(out))
+                        writer.write(
+                            schema.probabilities(out) if proba else schema.decode_output(out, threshold or 0.5)
+                        )
                 except BaseException:
                     writer.abort()
                     raise

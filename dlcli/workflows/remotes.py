@@ -99,6 +99,62 @@ def sync(
     return pull(src, Path(dest or "."), options)
 
 
+def check_push_to(cfg: Config) -> None:
+    """Fail before training when ``remote.push_to`` cannot be written (an unreachable endpoint,
+    no credentials, no bucket, no permission), instead of after the last epoch.
+
+    One tiny object under a temporary name is written and deleted: only a write proves that
+    the final push can write (a listing succeeds with read-only credentials). Its name is
+    one that listings and syncs skip, so a probe a kill left behind is never pulled.
+    """
+    from dlcli.errors import RemoteError
+    from dlcli.files import temp_name
+    from dlcli.remote import open_store, parse_remote
+
+    destination = cfg.remote.push_to
+    if not destination:
+        return
+    import hashlib
+    import tempfile
+
+    body = b"dlcli write probe\n"
+    key = temp_name("push-probe")
+    try:
+        store = open_store(parse_remote(destination), sync_options(cfg))
+        with tempfile.TemporaryDirectory(prefix="dlcli-probe-") as folder:
+            probe = Path(folder) / "probe"
+            probe.write_bytes(body)
+            store.put(probe, key, hashlib.sha256(body).hexdigest(), None)
+        store.delete([key])  # best effort: a probe left behind is a temporary name, never synced
+    except RemoteError as exc:
+        why = exc.message.replace(f"/{key}", "")  # the probe's name means nothing to the user
+        raise RemoteError(
+            f"Cannot write to {setting('remote.push_to')} {destination}, so training did not start: {why}",
+            hint=exc.raw_hint,
+        ) from exc
+    except OSError as exc:
+        raise RemoteError(
+            f"Cannot write to {setting('remote.push_to')} {destination}, so training did not start: "
+            f"{exc.strerror or exc}.",
+            hint="Check the directory and its permissions.",
+        ) from exc
+
+
+def push_command(cfg: Config, run_dir: Path, destination: str) -> str:
+    """The ``dlcli push`` command that uploads ``run_dir`` to ``destination`` with this run's
+    remote settings (endpoint, profile), as a user would paste it."""
+    import shlex
+
+    from dlcli.remote.url import redact_url
+
+    words = ["dlcli", "push", str(run_dir), destination]
+    if cfg.remote.endpoint_url:
+        words += ["--endpoint-url", redact_url(cfg.remote.endpoint_url)]
+    if cfg.remote.profile:
+        words += ["--profile", cfg.remote.profile]
+    return shlex.join(words)
+
+
 def _default_remote(cfg: Config) -> str:
     if not cfg.remote.url:
         raise RemoteUsageError(

@@ -10,9 +10,10 @@ import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dlcli import files, tomlwriter
-from dlcli.config import Config, Setting, settings
+from dlcli.config import Config, Setting, check, settings
 from dlcli.errors import UsageError, setting
 from dlcli.nn.tasks import TASKS
 
@@ -34,14 +35,31 @@ class DataSummary:
     numeric: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
     classes: list[object] = field(default_factory=list)
+    id_like: list[str] = field(default_factory=list)  # a distinct value per row: ignore = [...] is suggested
+    delimiter: str = ","  # CSV: the delimiter given or sniffed, written into the config
+    # ``(line, hint)`` about the data for the user: ID-like columns, missing cells.
+    notes: list[tuple[str, str | None]] = field(default_factory=list)
 
 
-def summarize_data(path: str, target: str) -> DataSummary:
+def summarize_data(path: str, target: str, delimiter: str = ",", *, remote_options: Any = None) -> DataSummary:
+    """What ``init`` learns from ``path`` (a file, or an ``s3://`` URL read through the cache)."""
     from dlcli.data.survey import survey
 
-    found = survey(path, target)
+    from .inference import localize
+
+    found = survey(localize(path, remote_options=remote_options), target, delimiter=delimiter)
     schema = found.schema
     loss = TASKS[schema.task].loss
+    quality = found.quality
+    id_like = quality.id_like() if quality else []
+    notes = []
+    if quality is not None:
+        read = quality.rows
+        where = f"in the {read} rows" if read >= found.n_rows else f"in the first {read} rows"
+        notes = quality.notes(
+            where,
+            f"Leave {'it' if len(id_like) == 1 else 'them'} out: add {suggestion(id_like)} under [data] in dlcli.toml.",
+        )
     return DataSummary(
         path=path,
         target=schema.target,
@@ -54,7 +72,15 @@ def summarize_data(path: str, target: str) -> DataSummary:
         numeric=[f.name for f in schema.features if f.kind == "numeric"],
         categorical=[f.name for f in schema.features if f.kind == "categorical"],
         classes=list(schema.classes),
+        id_like=id_like,
+        notes=notes,
+        delimiter=found.delimiter,
     )
+
+
+def suggestion(columns: list[str]) -> str:
+    """The ``[data]`` line that leaves ``columns`` out, as it would stand in dlcli.toml."""
+    return tomlwriter.dumps({"data": {"ignore": columns}}).strip().splitlines()[-1]
 
 
 def hidden_for(summary: DataSummary | None) -> list[int]:
@@ -71,11 +97,16 @@ HEADER = """dlcli configuration. Resolution order, last wins:
 'dlcli train --print-config' shows the resolved values."""
 
 
-def render_config(summary: DataSummary | None, data_path: str = "") -> str:
+def render_config(summary: DataSummary | None, data_path: str = "", target: str | None = None) -> str:
     """The commented ``dlcli.toml``: every key of the schema with its help, default or fitted value."""
     tables = Config().to_dict()
     if summary is not None:
-        tables["data"].update(path=data_path, target=summary.target, task=summary.task)
+        tables["data"].update(
+            path=data_path,
+            target=summary.target if target is None else target,  # "": arrays have their y
+            task=summary.task,
+            delimiter=summary.delimiter,
+        )
         tables["model"].update(hidden=hidden_for(summary), loss=summary.loss)
     comments = {key: describe(spec) for key, spec in settings().items()}
     if summary is not None:
@@ -97,28 +128,55 @@ def _fitted(s: DataSummary) -> str:
         f"{len(s.numeric)} numeric and {len(s.categorical)} categorical "
         f"feature column(s) → {s.n_inputs} model inputs; {s.task} → {s.n_outputs} output(s), loss {s.loss}."
     ]
+    if s.delimiter != ",":
+        lines.append(f"delimiter: {s.delimiter!r}")
     if s.categorical:
         lines.append(f"categorical (one-hot encoded): {', '.join(s.categorical)}")
+    if s.id_like:
+        lines.append(f"ID-like (a distinct value per row): {', '.join(s.id_like)}; suggested: {suggestion(s.id_like)}")
     if s.classes:
         lines.append(f"{len(s.classes)} classes: {', '.join(map(str, s.classes[:20]))}")
     return "\n".join(textwrap.fill(line, width=COMMENT_WIDTH) for line in lines)
 
 
 def scaffold(
-    directory: Path, *, data: str | None = None, target: str | None = None, force: bool = False
+    directory: Path,
+    *,
+    data: str | None = None,
+    target: str | None = None,
+    delimiter: str | None = None,
+    force: bool = False,
+    remote_options: Any = None,
 ) -> tuple[list[Path], DataSummary | None]:
-    """Write ``dlcli.toml`` and ``.gitignore`` in ``directory``; returns what was written."""
-    if (data is None) != (target is None):
+    """Write ``dlcli.toml`` and ``.gitignore`` in ``directory``; returns what was written.
+
+    ``data`` is a local file or an ``s3://`` URL; ``target`` names its target column (a table
+    needs one; an NPZ or HDF5 file has its ``y`` and takes none). ``delimiter``: the CSV
+    delimiter (``data.delimiter``; default ``,``, or the one the header line shows)."""
+    from dlcli.data.formats import is_table
+
+    if delimiter is not None:
+        check("data.delimiter", delimiter)
+    if target is not None and data is None:
+        raise UsageError(f"{setting('target')} goes with {setting('data')}.", hint="Pass the data file too.")
+    if data is not None and is_table(data) and target is None:
         raise UsageError(
-            f"{setting('data')} and {setting('target')} go together.", hint="Pass both, or neither for a blank config."
+            f"{data} is a table, so {setting('target')} must name the column to predict.",
+            hint=f"For example: {setting('target', 'COLUMN')}; an NPZ or HDF5 file with X and y needs none.",
+        )
+    if data is not None and not is_table(data) and target is not None:
+        raise UsageError(
+            f"{setting('target')} names a table column, but {data} is an array file: its target is its y array.",
+            hint=f"Leave out {setting('target')}.",
         )
     config_path = directory / "dlcli.toml"
     if config_path.exists() and not force:
         raise UsageError(f"'{config_path}' already exists.", hint=f"Use {setting('force')} to overwrite it.")
-    summary = summarize_data(data, target) if data and target else None
+    summary = summarize_data(data, target or "", delimiter or ",", remote_options=remote_options) if data else None
     directory.mkdir(parents=True, exist_ok=True)
-    data_ref = os.path.relpath(data, directory) if data else ""
-    files.write_text(config_path, render_config(summary, data_ref))
+    # A local path is written relative to the config (which is where it is read from).
+    data_ref = "" if not data else data if "://" in data else os.path.relpath(data, directory)
+    files.write_text(config_path, render_config(summary, data_ref, target or ""))
     written = [config_path]
     gitignore = directory / ".gitignore"
     if not gitignore.exists():

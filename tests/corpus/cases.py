@@ -152,7 +152,8 @@ CSV_CASES: dict[str, Writer] = {
     "only-newlines": text("\n\n\n"),
     "parquet-garbage": raw(b"PAR1" + b"\x00" * 64),
     "feather-garbage": raw(b"ARROW1\x00\x00" + b"\x01" * 64),
-    "tsv-as-csv-one-column": text(csv_text().replace(",", "\t")),
+    # A tab, ';' or '|' in a comma-less header line is sniffed (and read); ':' is not.
+    "colon-as-csv-one-column": text(csv_text().replace(",", ":")),
     "crlf-ragged": text(csv_text().replace("\n", "\r\n").replace("0.5,0,1", "0.5,0")),
     "huge-cell": text(csv_text({(3, 0): "9" * 5000})),
     "bom-then-garbage": raw(b"\xef\xbb\xbf" + b"\x00\x01\x02" * 30),

@@ -261,7 +261,9 @@ def fmt(values: list[float]) -> str:
 
 def openblas_kernel() -> str:
     blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    return ", ".join(f"{i['internal_api']} {i.get('version') or ''} {i.get('architecture') or ''}".strip() for i in blas)
+    return ", ".join(
+        f"{i['internal_api']} {i.get('version') or ''} {i.get('architecture') or ''}".strip() for i in blas
+    )
 
 
 def table(results: Results, threads: int) -> list[str]:
@@ -275,9 +277,10 @@ def table(results: Results, threads: int) -> list[str]:
     for (name, batch, t), res in results.items():
         if t != threads:
             continue
+        vs_numpy, vs_bound = ratio(res["dlcli"], res["numpy path"]), ratio(res["dlcli"], res["bound"])
         row = (
             f"| {NETS[name].label} | {batch} | {fmt(res['dlcli'])} | {fmt(res['numpy path'])} | "
-            f"{ratio(res['dlcli'], res['numpy path']):.2f}× | {fmt(res['bound'])} | {ratio(res['dlcli'], res['bound']):.0%} |"
+            f"{vs_numpy:.2f}× | {fmt(res['bound'])} | {vs_bound:.0%} |"
         )
         for ref in refs:
             row += f" {fmt(res[ref])} | {ratio(res['dlcli'], res[ref]):.2f}× |"
@@ -294,10 +297,14 @@ def verdicts(results: Results) -> list[str]:
             out.append(f"{t} thread(s), batch {batch}: {got:.2f}× PyTorch (target ≥ {goal}×: {met(got >= goal)})")
         if (name, batch) in BOUND_TARGETS:
             got, goal = ratio(res["dlcli"], res["bound"]), BOUND_TARGETS[(name, batch)]
-            out.append(f"{t} thread(s), batch {batch}: {got:.0%} of the bound (target ≥ {goal:.0%}: {met(got >= goal)})")
+            out.append(
+                f"{t} thread(s), batch {batch}: {got:.0%} of the bound (target ≥ {goal:.0%}: {met(got >= goal)})"
+            )
         if name in NO_REGRESSION:
             got = ratio(res["dlcli"], res["numpy path"])
-            out.append(f"{t} thread(s), {NETS[name].label} at {batch}: {got:.2f}× the previous path ({met(got >= 0.95)})")
+            out.append(
+                f"{t} thread(s), {NETS[name].label} at {batch}: {got:.2f}× the previous path ({met(got >= 0.95)})"
+            )
     return out
 
 

@@ -67,9 +67,9 @@ def _complete_set(ctx: Any, param: Any, incomplete: str) -> list[str]:
 
 
 def _complete_format(ctx: Any, param: Any, incomplete: str) -> list[str]:
-    from dlcli.data.writers import FORMATS
+    from dlcli.workflows import inference
 
-    return _matching(FORMATS, incomplete)
+    return _matching(inference.OUTPUT_FORMATS, incomplete)
 
 
 COMPLETERS = {"set_": _complete_set, "format_": _complete_format}  # by parameter name

@@ -29,7 +29,7 @@ def short_status(record: Any) -> str:
     parts = [f"loss {render.fmt(record.loss)}"]
     if record.val_loss is not None:
         parts.append(f"val_loss {render.fmt(record.val_loss)}")
-    for key in ("accuracy", "r2"):
+    for key in ("accuracy", "rmse", "r2"):
         if key in record.val_metrics:
             parts.append(f"val_{key} {render.fmt(record.val_metrics[key])}")
     return "  ".join(parts) + ("  *" if record.improved else "")
@@ -38,8 +38,8 @@ def short_status(record: Any) -> str:
 class EpochProgress:
     """Context manager that shows each epoch record as it arrives."""
 
-    def __init__(self, total: int, start: int = 0, quiet: bool = False) -> None:
-        self.total = total
+    def __init__(self, total: int, start: int = 0, quiet: bool = False, label: str = "epoch") -> None:
+        self.total, self.label = total, label
         self.start = start
         self.quiet = quiet
         self.live = not quiet and render.stderr_is_terminal()
@@ -51,7 +51,7 @@ class EpochProgress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
-                TextColumn("epoch"),
+                TextColumn(self.label),
                 MofNCompleteColumn(),
                 BarColumn(bar_width=30),
                 TimeElapsedColumn(),
@@ -69,7 +69,8 @@ class EpochProgress:
         if self.live:
             self._progress.update(self._task, completed=record.epoch, status=short_status(record))
         else:
-            render.log(epoch_line(record, self.total))
+            line = epoch_line(record, self.total)
+            render.log(line if self.label == "epoch" else f"{self.label} {line}")
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
@@ -83,13 +84,14 @@ def print_summary(result: Any, quiet: bool) -> None:
         facts = [("model", result.model), ("run_dir", result.run_dir), ("epochs_run", result.epochs_run)]
         facts += [("best_epoch", result.best_epoch), ("seconds", round(result.seconds, 1))]
         facts += [("samples_per_second", round(result.samples_per_second)), *(("pushed", p) for p in result.pushed)]
+        facts += [(key, getattr(result, key)) for key in ("trained_as", "metrics_from") if getattr(result, key)]
         for name, value in facts:
             render.tsv(name, value)
         render.print_metrics("validation metrics", result.metrics)
         _curves(result, quiet)
         return
     console = render.out()
-    console.print(f"model: {result.model}")
+    console.print(f"model: {result.model}" + (f" ({result.trained_as})" if result.trained_as else ""), markup=False)
     console.print(f"run directory: {result.run_dir}")
     console.print(
         f"epochs: {result.epochs_run} (best {result.best_epoch}), {result.seconds:.1f}s, "
@@ -97,7 +99,7 @@ def print_summary(result: Any, quiet: bool) -> None:
     )
     for line in result.pushed:
         console.print(f"pushed: {line}")
-    render.print_metrics("validation metrics (rows held out from training)", result.metrics)
+    render.print_metrics("validation metrics of the selection run (rows it never trained on)", result.metrics)
     _curves(result, quiet)
 
 

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from dlcli.cli import render
-from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, QuietOpt, SetOpt, overrides
+from dlcli.cli.boundary import warn
+from dlcli.cli.common import DelimiterOpt, EndpointOpt, JsonOpt, ProfileOpt, QuietOpt, SetOpt, overrides
 from dlcli.cli.progress import EpochProgress, print_summary
 from dlcli.errors import Interrupted, UsageError
 
@@ -68,6 +69,7 @@ def train(
     val_split: Annotated[
         float | None, typer.Option(metavar="FRACTION", help="Fraction held out for validation.", show_default=False)
     ] = None,
+    delimiter: DelimiterOpt = None,
     memory_limit: Annotated[
         str | None,
         typer.Option(
@@ -77,7 +79,12 @@ def train(
         ),
     ] = None,
     patience: Annotated[
-        int | None, typer.Option(metavar="N", help="Early-stopping patience in epochs (0: off).", show_default=False)
+        str | None,
+        typer.Option(
+            metavar="N|auto",
+            help="Early-stopping patience in epochs (0: off; auto, the default: fewer epochs on more rows).",
+            show_default=False,
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -102,7 +109,8 @@ def train(
         str | None,
         typer.Option(
             metavar="REMOTE",
-            help="Upload checkpoints and the run to this remote as they are written.",
+            help="Upload checkpoints and the run to this remote as they are written; checked writable before "
+            "training starts.",
             show_default=False,
         ),
     ] = None,
@@ -110,6 +118,9 @@ def train(
     profile: ProfileOpt = None,
     set_: SetOpt = None,
     print_config: Annotated[bool, typer.Option("--print-config", help="Print the resolved config and exit.")] = False,
+    origin: Annotated[
+        bool, typer.Option("--origin", help="With --print-config: say above each key where its value came from.")
+    ] = False,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -120,13 +131,22 @@ def train(
         ),
     ] = None,
     json_: JsonOpt = False,
+    history: Annotated[
+        bool, typer.Option("--history", help="With --json: include every epoch's record (as in history.jsonl).")
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Train a model and write a run directory.
 
     The configuration is resolved as defaults < dlcli.toml < DLCLI_* environment < flags. The
-    run directory holds model.h5 (the best model), checkpoints/, history.jsonl and the
-    resolved config.toml. Ctrl-C saves a checkpoint and prints the command that resumes it.
+    run directory holds model.h5, checkpoints/, history.jsonl, metrics.json and the resolved
+    config.toml, which trains the run again from any directory (into a new run beside it).
+    Ctrl-C saves a checkpoint and prints the command that resumes it.
+
+    A run trains twice: the selection run trains on the training rows, early stopping picks
+    the best epoch count E, and its model is scored on the validation rows (the metrics
+    printed and in metrics.json); then model.h5 is refit on all rows for E epochs (with
+    --set train.refit=false, model.h5 is the selection run's best epoch instead).
 
     Under mpiexec (or with --workers N) every rank trains its part of each batch and the
     gradients are summed: the same model as one process (docs/distributed.md).
@@ -134,7 +154,7 @@ def train(
     Example: dlcli train --data samples/iris/iris.csv --target species --epochs 100
     """
     from dlcli import parallel
-    from dlcli.config import Config, load_config, parse_set_options, to_toml
+    from dlcli.config import Config, config_origins, load_config, parse_set_options, to_toml
     from dlcli.workflows.training import prepare_training
 
     if workers is not None and workers > 1:
@@ -163,6 +183,7 @@ def train(
         train__seed=seed,
         data__val_split=val_split,
         data__memory_limit=memory_limit,
+        data__delimiter=delimiter,
         train__patience=patience,
         output__out=str(out) if out else None,
         remote__push_to=push_to,
@@ -180,19 +201,29 @@ def train(
     cfg = Config() if resume is not None else parallel.agreed(world, lambda: load_config(config, flags))
     if print_config:
         if world.rank == 0:
-            typer.echo(to_toml(cfg), nl=False)
+            origins = config_origins(config, flags) if origin and resume is None else None
+            typer.echo(to_toml(cfg, origins=origins), nl=False)
         return
     run = prepare_training(cfg, resume=resume, changes=flags, init_from=init_from, force=force, world=world)
     render.log(f"Training {run.describe()} → {run.run_dir}", quiet)
+    units = run.units_note()
+    if units:
+        render.log(units, quiet)
+    for note, hint in run.data_notes():
+        warn(note, hint)
     progress = EpochProgress(run.total_epochs, run.start_epoch, quiet=quiet)
     try:
         with progress:
             for record in run.records():
                 progress.update(record)
+        render.log(run.stop_reason(), quiet)
         plan = run.refit_plan()
         if plan:
             render.log(plan, quiet)
-        result = run.finish()
+            with EpochProgress(run.best_epoch(), quiet=quiet, label="refit") as refit:
+                result = run.finish(on_refit_epoch=refit.update)
+        else:
+            result = run.finish()
     except KeyboardInterrupt:
         checkpoint = run.save_interrupt_checkpoint()
         launch = f"mpiexec -n {world.size} " if world.size > 1 else ""
@@ -205,6 +236,8 @@ def train(
     if world.rank != 0:
         return
     if json_:
-        render.emit_json(result.to_json())
+        render.emit_json(result.to_json(history=history))
     else:
         print_summary(result, quiet)
+    if result.push_error is not None:
+        raise result.push_error  # after the result: the model and metrics are printed either way

@@ -10,7 +10,17 @@ validation in :mod:`.resolve`; everything public is re-exported here.
 
 from dlcli.errors import ConfigError
 
-from .resolve import CONFIG_FILENAME, check, load_config, parse_set_options, portable, rebased, to_toml, validate
+from .resolve import (
+    CONFIG_FILENAME,
+    check,
+    config_origins,
+    load_config,
+    parse_set_options,
+    portable,
+    rebased,
+    to_toml,
+    validate,
+)
 from .schema import (
     SECTIONS,
     Config,
@@ -21,6 +31,8 @@ from .schema import (
     Setting,
     TrainConfig,
     all_keys,
+    auto_patience,
+    auto_refit,
     flag_for,
     parse_size,
     registered,
@@ -40,7 +52,10 @@ __all__ = [
     "Setting",
     "TrainConfig",
     "all_keys",
+    "auto_patience",
+    "auto_refit",
     "check",
+    "config_origins",
     "flag_for",
     "load_config",
     "parse_set_options",

@@ -11,7 +11,7 @@ import difflib
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -41,23 +41,47 @@ def load_config(
     environ
         The environment to read ``DLCLI_<SECTION>_<KEY>`` from (default ``os.environ``).
     """
+    merged, origins, source = _layered(path, overrides, environ)
+    # A value typed just now needs no pointer in a message: the user sees it.
+    where = {key: "" if origin == COMMAND_LINE else origin for key, origin in origins.items()}
+    schema = settings()
+    built = {s: SECTIONS[s](**_coerce_section(s, merged[s], schema, where)) for s in SECTIONS}
+    return Config(**built, source=source)
+
+
+COMMAND_LINE = "the command line"
+
+
+def config_origins(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Where each key's value comes from (the config file, an environment variable, the
+    command line, or the default), for ``--print-config --origin``; same arguments as
+    :func:`load_config`."""
+    found = _layered(path, overrides, environ)[1]
+    return {key: found.get(key, "the default") for key in settings()}
+
+
+def _layered(
+    path: str | Path | None, overrides: Mapping[str, Any] | None, environ: Mapping[str, str] | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, str], str]:
+    """The merged raw values by section, each dotted key's origin, and the file read."""
     file_values, source = _read_file(path)
-    environ = os.environ if environ is None else environ
-    env = _from_env(environ)
-    layers = [
+    env = _from_env(os.environ if environ is None else environ)
+    layers: list[tuple[dict[str, dict[str, Any]], Callable[[str], str]]] = [
         (file_values, lambda key: source),
         (env, lambda key: f"environment variable DLCLI_{key.replace('.', '_').upper()}"),
-        (_from_overrides(overrides or {}), lambda key: ""),  # just typed: nothing to point at
+        (_from_overrides(overrides or {}), lambda key: COMMAND_LINE),
     ]
     merged: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-    origins: dict[str, str] = {}  # dotted key -> where its value came from, for messages
+    origins: dict[str, str] = {}
     for layer, where in layers:
         for section, values in layer.items():
             merged[section].update(values)
             origins.update({f"{section}.{key}": where(f"{section}.{key}") for key in values})
-    schema = settings()
-    built = {s: SECTIONS[s](**_coerce_section(s, merged[s], schema, origins)) for s in SECTIONS}
-    return Config(**built, source=source)
+    return merged, origins, source
 
 
 def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]:
@@ -181,7 +205,13 @@ def _coerce_section(
     for key, value in values.items():
         dotted = f"{section}.{key}"
         try:
-            coerced[key] = validate(schema[dotted], _coerce(dotted, value, hints[key]))
+            spec, annotation = schema[dotted], hints[key]
+            if spec.auto:  # int | str or bool | str: the word "auto", else the concrete type
+                if isinstance(value, str) and value.strip().lower() == "auto":
+                    coerced[key] = "auto"
+                    continue
+                annotation = next(t for t in get_args(annotation) if t is not str)
+            coerced[key] = validate(spec, _coerce(dotted, value, annotation))
         except ConfigError as exc:
             # Say where the bad value was set: a stale DLCLI_* variable is easy to forget.
             where = origins.get(dotted)
@@ -223,7 +253,8 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     else:
         raise TypeError(f"unsupported config type {annotation}")  # a schema bug, not user input
     kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[annotation]
-    raise ConfigError(f"{key} must be {kind}, got {value!r}.")
+    either = " or auto" if settings()[key].auto else ""
+    raise ConfigError(f"{key} must be {kind}{either}, got {value!r}.")
 
 
 def _split_list(key: str, text: str) -> list[str]:
@@ -269,7 +300,7 @@ def validate(spec: Setting, value: Any) -> Any:
         )
     if spec.single_char and (len(value) != 1 or value in "\r\n\"'"):
         raise ConfigError(
-            f"{spec.key} must be one character other than a line break or a quote, got {value!r}.",
+            f"{mention(spec.key)} must be one character other than a line break or a quote, got {value!r}.",
             hint=f'For example: {mention(spec.key, ";")}, or a tab written "\\t" in dlcli.toml',
         )
     if spec.size:
@@ -297,9 +328,12 @@ def _in_range(spec: Setting, value: float) -> bool:
     return spec.high is None or (value < spec.high if spec.high_open else value <= spec.high)
 
 
-def to_toml(config: Config, relative_to: str | Path | None = None) -> str:
-    """Render a resolved configuration as TOML (used for ``--print-config`` and run dirs)."""
-    return tomlwriter.dumps(portable(config, relative_to) if relative_to is not None else shown(config))
+def to_toml(config: Config, relative_to: str | Path | None = None, origins: Mapping[str, str] | None = None) -> str:
+    """Render a resolved configuration as TOML (used for ``--print-config`` and run dirs);
+    with ``origins`` (:func:`config_origins`), a ``# from …`` comment above each key."""
+    tables = portable(config, relative_to) if relative_to is not None else shown(config)
+    comments = {key: f"from {where}" for key, where in (origins or {}).items()}
+    return tomlwriter.dumps(tables, comments)
 
 
 def shown(config: Config) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.config import Config
+from dlcli.config import Config, auto_patience
 from dlcli.data.schema import Schema
 from dlcli.nn.tasks import TASKS, monitor_mode
 
@@ -67,10 +67,12 @@ def build_optimizer(cfg: Config) -> Any:
     return get_optimizer(cfg.train.optimizer, weight_decay=cfg.train.weight_decay)
 
 
-def build_schedule(cfg: Config) -> Any:
+def build_schedule(cfg: Config, train_rows: int) -> Any:
+    """The learning-rate schedule; ``train_rows`` sets an automatic patience (plateau)."""
     from dlcli.nn.schedules import get_schedule
 
     t = cfg.train
+    stopping = auto_patience(t.patience, train_rows)
     # Each schedule's own parameters, from the keys of the same name in [train].
     by_schedule: dict[str, dict[str, Any]] = {
         "step": {"step_size": t.step_size or max(1, t.epochs // 4), "gamma": t.decay_factor},
@@ -79,7 +81,7 @@ def build_schedule(cfg: Config) -> Any:
         # By default half the early-stopping patience, so the rate drops before training gives up.
         "reduce_on_plateau": {
             "factor": t.decay_factor,
-            "patience": t.plateau_patience or (max(1, t.patience // 2) if t.patience else 10),
+            "patience": t.plateau_patience or (max(1, stopping // 2) if stopping else 10),
             "min_lr": t.min_lr,
         },
     }
@@ -103,8 +105,10 @@ def build_trainer(
     has_validation: bool = True,
     epochs: int | None = None,
     group: Any = None,
+    train_rows: int = 0,
 ) -> Any:
-    """The trainer; ``epochs`` overrides the config (the refit runs a fixed number, no stopping)."""
+    """The trainer; ``epochs`` overrides the config (the refit runs a fixed number, no stopping);
+    ``train_rows`` sets an automatic patience."""
     from dlcli.nn.kernels import resolve
     from dlcli.train import EarlyStopping, Trainer
 
@@ -116,7 +120,7 @@ def build_trainer(
         early = EarlyStopping(
             monitor=monitor,
             mode=mode,
-            patience=t.patience or t.epochs + 1,
+            patience=auto_patience(t.patience, train_rows) or t.epochs + 1,
             min_delta=t.min_delta,
             restore_best_weights=t.restore_best,
         )

@@ -10,7 +10,7 @@ what Ctrl-C means.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dlcli import __version__
-from dlcli.config import Config, portable, to_toml
+from dlcli.config import Config, auto_refit, portable
 from dlcli.data.prepare import TrainingData, input_moments
 from dlcli.errors import ConfigError, NonFiniteLossError, RemoteError, setting
 from dlcli.parallel import Solo, World, agreed, on_root, shared
@@ -29,7 +29,8 @@ from .builders import build_model, build_optimizer, build_schedule, build_traine
 from .callbacks import BestModel, HistoryFile, LastGoodCheckpoint, PeriodicCheckpoint, RunCallback, UploadCheckpoints
 from .checkpoints import RUN_RELATIVE, load_checkpoint, resumed_config, warm_start, weights_by_layer
 from .distributed import AgreedEpoch
-from .remotes import sync_options
+from .provenance import model_origin
+from .remotes import check_push_to, push_command, sync_options
 from .rundir import RunDirectory
 from .trainingdata import read_training_data
 
@@ -47,19 +48,28 @@ class TrainResult:
     samples_per_second: float
     seconds: float
     pushed: list[str] = field(default_factory=list)
+    # The final upload failed: the run is complete on disk, this error says how to finish it.
+    push_error: RemoteError | None = None
+    # What model.h5 is and what the metrics measure (see workflows/provenance.py).
+    trained_as: str = ""
+    metrics_from: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, history: bool = False) -> dict[str, Any]:
+        """The result as JSON; the per-epoch ``history`` (also in history.jsonl) only if asked."""
+        failed = None if self.push_error is None else {"error": self.push_error.message, "hint": self.push_error.hint}
         return {
             "model": self.model,
             "run_dir": self.run_dir,
             "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch,
-            "history": self.history,
             "metrics": self.metrics,
             "samples_per_second": self.samples_per_second,
             "seconds": self.seconds,
             "pushed": self.pushed,
-        }
+            "push_failed": failed,
+            "trained_as": self.trained_as,
+            "metrics_from": self.metrics_from,
+        } | ({"history": self.history} if history else {})
 
 
 def prepare_training(
@@ -83,6 +93,8 @@ def prepare_training(
         checkpoint = agreed(world, lambda: load_checkpoint(resume))
         run_path = Path(resume).resolve().parent.parent
         cfg = agreed(world, lambda: resumed_config(checkpoint, changes or {}, run_path, resume))
+    # Before the data is read: an unwritable remote must not cost a whole training first.
+    on_root(world, lambda: check_push_to(cfg))
     seeds = np.random.SeedSequence(cfg.train.seed).spawn(3)  # split, initialisation, training
     data = read_training_data(cfg, seeds[0], world)
     if checkpoint is not None and checkpoint.metadata.get("data_sha256") not in (None, data.sha256):
@@ -98,11 +110,12 @@ def prepare_training(
         cfg,
         model,
         build_optimizer(cfg),
-        build_schedule(cfg),
+        build_schedule(cfg, data.n_train),
         np.random.default_rng(seeds[2]),
         data.schema,
         has_validation=data.val is not None,
         group=world,
+        train_rows=data.n_train,
     )
     if checkpoint is not None:
         model.set_weights(weights_by_layer(checkpoint.model))
@@ -116,7 +129,7 @@ def prepare_training(
 
 def _new_run_dir(cfg: Config, force: bool) -> Path:
     run_dir = RunDirectory.create(cfg, force)
-    run_dir.write_config(to_toml(cfg, relative_to=run_dir.path))
+    run_dir.write_config(cfg)
     return run_dir.path
 
 
@@ -126,7 +139,7 @@ def _resumed_run_dir(run_dir: RunDirectory, cfg: Config, history: list[dict[str,
     with any new epoch count."""
     RunDirectory.existing(run_dir.path)
     run_dir.write_history(history)
-    run_dir.write_config(to_toml(cfg, relative_to=run_dir.path))
+    run_dir.write_config(cfg)
 
 
 class TrainingRun:
@@ -194,6 +207,16 @@ class TrainingRun:
             f"({self.data.n_train} train / {self.data.n_val} val rows, {widths}{where})"
         )
 
+    def data_notes(self) -> list[tuple[str, str | None]]:
+        """What the training rows hold that the encoding would hide (missing cells filled,
+        ID-like columns): ``(line, hint)`` pairs for the caller to show before training."""
+        quality = self.data.quality
+        if quality is None:
+            return []
+        ids = quality.id_like()
+        advice = f"Leave {'it' if len(ids) == 1 else 'them'} out with {setting('data.ignore', ','.join(ids))}."
+        return quality.notes(f"in the {self.data.n_train} training rows", advice)
+
     def records(self) -> Iterator[EpochRecord]:
         """Train, yielding one record per epoch after the run's callbacks have handled it."""
         yield from run_callbacks(self.trainer.fit(self.data.train, self.data.val), self.callbacks)
@@ -201,7 +224,7 @@ class TrainingRun:
     def refit_plan(self) -> str | None:
         """What :meth:`finish` will retrain, for the caller to announce; ``None`` if nothing."""
         best = self.best_epoch()
-        if not (self.cfg.train.refit and self.data.val is not None and best):
+        if not (self.refits() and best):
             return None
         rows = self.data.n_train + self.data.n_val
         return f"Refitting on all {rows} rows (training + validation) for the best epoch count, {best}."
@@ -209,6 +232,28 @@ class TrainingRun:
     def best_epoch(self) -> int:
         best = getattr(getattr(self.trainer, "early_stopping", None), "best_epoch", None)
         return int(best) if best else len(self.history)
+
+    def stop_reason(self) -> str:
+        """Why the epochs ended, in one line: early stopping (what it watched, for how long)
+        or the epoch budget, and the best epoch."""
+        stopping, history = self.trainer.early_stopping, self.history
+        last = history[-1]["epoch"] if history else 0
+        if stopping is not None and 0 < last < self.cfg.train.epochs and stopping.wait >= stopping.patience:
+            return (
+                f"Stopped at epoch {last}: {stopping.monitor} has not improved for {stopping.patience} epochs "
+                f"(train.patience); best epoch {self.best_epoch()}."
+            )
+        return f"Ran all {last} epochs (train.epochs); best epoch {self.best_epoch()}."
+
+    def units_note(self) -> str | None:
+        """For regression on a scaled target: the losses are in standardised units, the metrics not."""
+        schema = self.data.schema
+        if schema.task != "regression" or not getattr(schema, "target_scaled", False):
+            return None
+        return (
+            f"loss and val_loss are on the standardised target (half the mse over the variance of "
+            f"{schema.target}); rmse and r2 are in {schema.target}'s own units."
+        )
 
     def save_interrupt_checkpoint(self) -> Path:
         """A checkpoint of the state at the last completed batch, for ``--resume``.
@@ -223,8 +268,9 @@ class TrainingRun:
         on_root(self.world, lambda: self.save_checkpoint(path))
         return path
 
-    def finish(self) -> TrainResult:
-        """Evaluate the selected model, refit on all rows if configured, save, and report."""
+    def finish(self, on_refit_epoch: Callable[[EpochRecord], None] | None = None) -> TrainResult:
+        """Evaluate the selected model, refit on all rows if configured, save, and report;
+        ``on_refit_epoch`` hears each refit epoch (for progress)."""
         from .inference import Predictor, evaluate_chunks
 
         metrics: dict[str, float] = {}
@@ -233,11 +279,14 @@ class TrainingRun:
             predictor = Predictor(self.model, self.data.schema, {}, "")
             metrics = evaluate_chunks(predictor, self.data.val.chunks(EVAL_CHUNK_ROWS)).metrics
         best = self.best_epoch()
-        refit = self._refit(best) if self.cfg.train.refit and self.data.val is not None and best else None
+        refit = self._refit(best, on_refit_epoch) if self.refits() and best else None
         on_root(self.world, lambda: self._write_final(metrics, best, refit))
         seconds = sum(h["seconds"] for h in self.history)
         samples = sum(h["seconds"] * h["samples_per_second"] for h in self.history)
-        pushed = on_root(self.world, self._finish_push) or []
+        pushed, push_error = on_root(self.world, self._finish_push) or ([], None)
+        facts = {"kind": "model", "epochs_run": len(self.history), "best_epoch": best, "refit": refit}
+        facts |= {"metrics": metrics, "validation_rows": self.data.n_val, "config": portable(self.cfg, self.dir.path)}
+        trained_as, metrics_from = model_origin(facts) or ("", "")
         return TrainResult(
             str(self.dir.model_path),
             str(self.dir.path),
@@ -248,13 +297,17 @@ class TrainingRun:
             samples / seconds if seconds else 0.0,
             time.perf_counter() - self._started,
             pushed,
+            push_error,
+            trained_as,
+            metrics_from,
         )
 
     def _write_final(self, metrics: dict[str, float], best: int, refit: dict[str, Any] | None) -> None:
-        self.save_model(self.dir.model_path, metrics=metrics, best_epoch=best, refit=refit)
+        extra = {"validation_rows": self.data.n_val} if self.data.val is not None else {}
+        self.save_model(self.dir.model_path, metrics=metrics, best_epoch=best, refit=refit, **extra)
         self.dir.write_metrics(metrics)
 
-    def _refit(self, epochs: int) -> dict[str, Any]:
+    def _refit(self, epochs: int, on_epoch: Callable[[EpochRecord], None] | None = None) -> dict[str, Any]:
         """Retrain from the same initialisation on training + validation rows for ``epochs`` epochs."""
         selected = self.dir.checkpoint_path(None, "selected")
         on_root(self.world, lambda: self.save_checkpoint(selected))
@@ -266,15 +319,16 @@ class TrainingRun:
             self.cfg,
             model,
             build_optimizer(self.cfg),
-            build_schedule(self.cfg),
+            build_schedule(self.cfg, self.data.n_train),
             np.random.default_rng(self._seeds[2]),
             self.data.schema,
             epochs=epochs,
             group=self.world,
         )
         try:
-            for _ in trainer.fit(everything):
-                pass
+            for record in trainer.fit(everything):
+                if on_epoch is not None:
+                    on_epoch(record)
         except NonFiniteLossError as exc:
             # The selected model is sound; keep it rather than fail the whole run.
             self._selected_checkpoint = None
@@ -282,6 +336,11 @@ class TrainingRun:
         self.model = model
         self._selected_checkpoint = None
         return {"epochs": epochs, "rows": everything.n_rows, "used": True}
+
+    def refits(self) -> bool:
+        """Whether the run refits on all rows (``train.refit``; auto: small data only)."""
+        rows = self.data.n_train + self.data.n_val
+        return self.data.val is not None and auto_refit(self.cfg.train.refit, rows)
 
     # ---- files ----------------------------------------------------------------------------
 
@@ -325,21 +384,27 @@ class TrainingRun:
             callback.on_checkpoint(path, key)
         return path
 
-    def _finish_push(self) -> list[str]:
+    def _finish_push(self) -> tuple[list[str], RemoteError | None]:
+        """Push the run; a failure is returned, not raised: the run is saved and its result
+        must still reach the user, with the command that completes the upload."""
         if self._uploader is None:
-            return []
+            return [], None
         self._uploader.close()
         from dlcli.remote import push
 
         destination = str(self.push_destination)
-        report = push(self.dir.path, destination, sync_options(self.cfg))
+        retry = f"The run is saved in {self.dir.path}; finish the upload with: " + push_command(
+            self.cfg, self.dir.path, destination
+        )
+        try:
+            report = push(self.dir.path, destination, sync_options(self.cfg))
+        except RemoteError as exc:
+            return [], RemoteError(f"Training finished but the upload to {destination} failed: {exc.message}", retry)
         if report.failed:
-            raise RemoteError(
-                f"Training finished but {len(report.failed)} file(s) failed to upload to {destination}.",
-                hint=f"The run is saved locally in {self.dir.path}; retry with: dlcli push "
-                f"{self.dir.path} {destination}",
+            return [], RemoteError(
+                f"Training finished but {len(report.failed)} file(s) failed to upload to {destination}.", retry
             )
-        return [destination]
+        return [destination], None
 
 
 def _uploader(cfg: Config, destination: str | None) -> Any:

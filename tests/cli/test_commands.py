@@ -34,18 +34,24 @@ def test_init_never_overwrites_without_force(cli, tmp_path: Path) -> None:  # ty
     assert cli("init", tmp_path, "--force").exit_code == 0
 
 
-def test_init_needs_data_and_target_together(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_on_a_table_needs_a_target(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = cli("init", tmp_path, "--data", IRIS)
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[0] == "Error: --data and --target go together."
+    assert result.stderr.splitlines()[0] == f"Error: {IRIS} is a table, so --target must name the column to predict."
 
 
 # ---- train --------------------------------------------------------------------------------
 
 
+def test_train_json_is_compact_unless_the_history_is_asked_for(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("train", "--data", IRIS, "--target", "species", "--epochs", "5", "--out", tmp_path / "r", "--json")
+    assert result.exit_code == 0, result
+    assert "history" not in json.loads(result.stdout) and len(result.stdout.splitlines()) < 40
+
+
 def test_train_json_shape_and_run_directory(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "run"
-    result = cli("train", "--data", IRIS, "--target", "species", "--epochs", "15", "--out", out, "--json")
+    result = cli("train", "--data", IRIS, "--target", "species", "--epochs", "15", "--out", out, "--json", "--history")
     assert result.exit_code == 0, result
     payload = json.loads(result.stdout)
     assert set(payload) >= {
@@ -90,10 +96,12 @@ def test_train_refuses_to_overwrite_a_run(cli, tmp_path: Path) -> None:  # type:
     assert cli(*args, "--force").exit_code == 0
 
 
-def test_runs_without_out_get_a_counter(cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+def test_runs_without_out_get_a_counter_in_the_working_directory(cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    # Not beside the config: training samples/iris/dlcli.toml must not write into samples/.
     for _ in range(2):
         assert cli("train", "samples/iris/dlcli.toml", "--epochs", "1", "--quiet").exit_code == 0
-    assert sorted(p.name for p in (project / "samples" / "iris" / "runs").iterdir()) == ["iris-1", "iris-2"]
+    assert sorted(p.name for p in (project / "runs").iterdir()) == ["iris-1", "iris-2"]
+    assert not (project / "samples" / "iris" / "runs").exists()
 
 
 def test_print_config_reflects_env_and_flags(cli, monkeypatch: pytest.MonkeyPatch, project: Path) -> None:  # type: ignore[no-untyped-def]
@@ -290,6 +298,7 @@ def test_warm_start_is_not_resume(cli, tmp_path: Path, iris_model: Path) -> None
         "--out",
         tmp_path / "warm",
         "--json",
+        "--history",
     )
     assert result.exit_code == 0, result
     payload = json.loads(result.stdout)

@@ -87,3 +87,20 @@ def test_usage_lines_name_arguments_as_man_pages_do(cli) -> None:  # type: ignor
     usage = cli("eval", "--help").stdout
     assert usage.splitlines()[0] == "Usage: dlcli eval [OPTIONS] MODEL DATA"
     assert "<str>" not in usage
+
+
+def test_print_config_origin_says_where_each_value_came_from(cli, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "dlcli.toml"
+    config.write_text('[data]\npath = "iris.csv"\ntarget = "species"\n')
+    monkeypatch.setenv("DLCLI_TRAIN_BATCH_SIZE", "64")
+    result = cli("train", config, "--epochs", "5", "--print-config", "--origin")
+    assert result.exit_code == 0, result
+    lines = result.stdout.splitlines()
+
+    def origin(key_line: str) -> str:
+        return lines[lines.index(key_line) - 1]
+
+    assert origin('target = "species"') == f"# from {config}"
+    assert origin("batch_size = 64") == "# from environment variable DLCLI_TRAIN_BATCH_SIZE"
+    assert origin("epochs = 5") == "# from the command line"
+    assert origin('optimizer = "adamw"') == "# from the default"

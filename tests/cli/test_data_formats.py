@@ -28,7 +28,9 @@ def churn_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def train(cli, data: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
-    result = cli("train", "--data", data, "--target", "churned", "--epochs", "3", "--out", out, "--json", *extra)
+    result = cli(
+        "train", "--data", data, "--target", "churned", "--epochs", "3", "--out", out, "--json", "--history", *extra
+    )
     assert result.exit_code == 0, result
     return json.loads(result.stdout), result
 

@@ -15,7 +15,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 def rates(**train: object) -> list[float]:
     cfg = load_config(None, {f"train.{k}": v for k, v in train.items()})
-    schedule = build_schedule(cfg)
+    schedule = build_schedule(cfg, 1000)
     return [schedule.lr(e) for e in range(int(train.get("epochs", 300)))]
 
 
@@ -42,7 +42,7 @@ def test_exponential_cosine_and_plateau_read_their_own_keys() -> None:
     cfg = load_config(
         None, {"train.schedule": "reduce_on_plateau", "train.plateau_patience": 2, "train.decay_factor": 0.1}
     )
-    plateau = build_schedule(cfg)
+    plateau = build_schedule(cfg, 1000)
     for loss in (1.0, 1.0, 1.0):  # an improvement, then two epochs without
         plateau.on_epoch_end(loss)
     assert plateau.lr(3) == pytest.approx(1e-4)

@@ -43,7 +43,7 @@ def max_difference(a: Path, b: Path) -> float:
 
 def train(tmp_path: Path, name: str, *flags: str, workers: int = 1) -> dict:
     out = tmp_path / name
-    cmd = [sys.executable, "-m", "dlcli", "train", str(IRIS), "--out", str(out), "--json", *flags]
+    cmd = [sys.executable, "-m", "dlcli", "train", str(IRIS), "--out", str(out), "--json", "--history", *flags]
     if workers > 1:
         cmd += ["--workers", str(workers)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False, cwd=tmp_path)
@@ -114,7 +114,7 @@ def launch(mpiexec: Path, n: int, args: list[str], cwd: Path, out: Path, err: Pa
 
 def test_ctrl_c_saves_one_checkpoint_that_resumes_bit_exactly(mpiexec: Path, tmp_path: Path, big_csv: Path) -> None:
     flags = ["--data", str(big_csv), "--target", "label", "--epochs", "6", "--batch-size", "64", "--hidden", "64,32"]
-    full = run_ranks(mpiexec, 2, ["-m", "dlcli", "train", *flags, "--out", "full", "--json"], cwd=tmp_path)
+    full = run_ranks(mpiexec, 2, ["-m", "dlcli", "train", *flags, "--out", "full", "--json", "--history"], cwd=tmp_path)
     assert full.returncode == 0, full.stderr
 
     job = launch(mpiexec, 2, ["train", *flags, "--out", "cut"], tmp_path, tmp_path / "cut.out", tmp_path / "cut.err")
@@ -142,7 +142,9 @@ def test_ctrl_c_saves_one_checkpoint_that_resumes_bit_exactly(mpiexec: Path, tmp
     assert alone.returncode == 2
     assert "2 MPI ranks" in alone.stderr and "Traceback" not in alone.stderr
 
-    resumed = run_ranks(mpiexec, 2, ["-m", "dlcli", "train", "--resume", str(checkpoint), "--json"], cwd=tmp_path)
+    resumed = run_ranks(
+        mpiexec, 2, ["-m", "dlcli", "train", "--resume", str(checkpoint), "--json", "--history"], cwd=tmp_path
+    )
     assert resumed.returncode == 0, resumed.stderr
     a, b = json.loads(full.stdout), json.loads(resumed.stdout)
     assert max_difference(tmp_path / a["model"], tmp_path / b["model"]) == 0.0

@@ -53,9 +53,9 @@ def _facts(summary: dict[str, Any]) -> list[tuple[str, Any]]:
     facts: list[tuple[str, Any]] = [
         ("path", summary["path"]),
         ("kind", metadata.get("kind", "model")),
-        ("format", f"{summary['format_name']} v{summary['format_version']}"),
-        ("dlcli_version", summary.get("dlcli_version")),
-        ("created", summary.get("created")),
+        ("format", _format(summary)),
+        # The writer's own record: dlcli's version, or Keras's for a file Keras wrote; no blanks.
+        *((key, summary[key]) for key in (_writer_key(summary), "created") if summary.get(key)),
         ("loss", summary.get("loss")),
         ("dtype", summary.get("dtype")),
         ("trainable_params", summary["trainable_params"]),
@@ -74,6 +74,27 @@ def _facts(summary: dict[str, Any]) -> list[tuple[str, Any]]:
     return facts
 
 
+def _writer_key(summary: dict[str, Any]) -> str:
+    return "dlcli_version" if summary.get("dlcli_version") else "keras_version"
+
+
+def _format(summary: dict[str, Any]) -> str:
+    version = summary.get("format_version")
+    return summary["format_name"] + (f" v{version}" if version is not None else "")
+
+
+def _provenance(summary: dict[str, Any]) -> str:
+    """``format dlcli-model v1, written by dlcli 0.1.0 at …``, or by Keras for a Keras-written file."""
+    if summary.get("dlcli_version"):
+        writer = f"dlcli {summary['dlcli_version']}"
+    elif summary.get("keras_version"):
+        writer = f"Keras {summary['keras_version']}"
+    else:
+        writer = "an unknown program"
+    when = f" at {summary['created']}" if summary.get("created") else ""
+    return f"format {_format(summary)}, written by {writer}{when}"
+
+
 def _print(summary: dict[str, Any]) -> None:
     if not render.stdout_is_terminal():
         # A pipe: name<TAB>value lines (facts, then metrics), and last the layers as a block
@@ -85,12 +106,7 @@ def _print(summary: dict[str, Any]) -> None:
         return
     console = render.out()
     metadata = summary.get("metadata") or {}
-    console.print(
-        f"{summary['path']}: {metadata.get('kind', 'model')}, format {summary['format_name']} "
-        f"v{summary['format_version']}, written by dlcli {summary.get('dlcli_version') or '?'} "
-        f"at {summary.get('created') or '?'}",
-        markup=False,
-    )
+    console.print(f"{summary['path']}: {metadata.get('kind', 'model')}, {_provenance(summary)}", markup=False)
     rows = [[*row[:3], f"{row[3]:,}", row[4]] for row in _layer_rows(summary)]
     render.print_table("layers", LAYER_COLUMNS, rows, right=("params",))
     console.print(

@@ -104,3 +104,12 @@ def test_print_config_origin_says_where_each_value_came_from(cli, monkeypatch, t
     assert origin("batch_size = 64") == "# from environment variable DLCLI_TRAIN_BATCH_SIZE"
     assert origin("epochs = 5") == "# from the command line"
     assert origin('optimizer = "adamw"') == "# from the default"
+
+
+def test_inspect_names_keras_as_the_writer_of_a_keras_file(cli) -> None:  # type: ignore[no-untyped-def]
+    keras_file = Path(__file__).resolve().parents[1] / "fixtures" / "keras_3.15.1.h5"
+    result = cli("inspect", keras_file)
+    assert result.exit_code == 0, result
+    facts = dict(line.split("\t", 1) for line in result.stdout.splitlines()[:4])
+    assert facts["format"] == "keras-legacy-h5" and facts["keras_version"] == "3.15.1"
+    assert "?" not in result.stdout and "vNone" not in result.stdout and "dlcli_version" not in result.stdout

@@ -187,8 +187,14 @@ def _kept(batch: Any, keep: Sequence[str]) -> np.ndarray:
     """The ``keep`` columns of a record batch as an object array of Python values."""
     kept = np.empty((batch.num_rows, len(keep)), dtype=object)
     for j, name in enumerate(keep):
-        kept[:, j] = batch.column(name).to_pylist()
+        # A kept column the model also reads as a number was parsed as one (one read, one
+        # type per column): whole numbers go back out as 17, not 17.0 (but "00017" as 17).
+        kept[:, j] = [_whole(v) for v in batch.column(name).to_pylist()]
     return kept
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def arrow_target(array: Any, name: str) -> Target:

@@ -79,3 +79,15 @@ def test_threshold_needs_a_binary_model(cli, iris_model: Path) -> None:  # type:
     result = cli("predict", iris_model, IRIS, "--threshold", "0.2")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == "Error: --threshold needs a binary model; this one is a multiclass model.\n"
+
+
+def test_a_kept_column_that_is_also_a_numeric_input_keeps_whole_numbers_whole(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rows = [f"{i},{i % 3}.5,{'ab'[i % 2]}" for i in range(40)]
+    data = tmp_path / "d.csv"
+    data.write_text("id,x,label\n" + "\n".join(rows) + "\n")
+    assert (
+        cli("train", "--data", data, "--target", "label", "--epochs", "2", "--out", tmp_path / "r", "-q").exit_code == 0
+    )
+    result = cli("predict", tmp_path / "r" / "model.h5", data, "--keep", "id")
+    assert result.exit_code == 0, result
+    assert [line.split(",")[0] for line in result.stdout.splitlines()[:3]] == ["id", "0", "1"]

@@ -80,7 +80,7 @@ def _writer_key(summary: dict[str, Any]) -> str:
 
 def _format(summary: dict[str, Any]) -> str:
     version = summary.get("format_version")
-    return summary["format_name"] + (f" v{version}" if version is not None else "")
+    return str(summary["format_name"]) + (f" v{version}" if version is not None else "")
 
 
 def _provenance(summary: dict[str, Any]) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,45 +30,11 @@ from .checkpoints import RUN_RELATIVE, load_checkpoint, resumed_config, warm_sta
 from .distributed import AgreedEpoch
 from .provenance import model_origin
 from .remotes import check_push_to, push_command, sync_options
+from .results import TrainResult
 from .rundir import RunDirectory
 from .trainingdata import read_training_data
 
 EVAL_CHUNK_ROWS = 65536
-
-
-@dataclass
-class TrainResult:
-    model: str
-    run_dir: str
-    epochs_run: int
-    best_epoch: int
-    history: list[dict[str, Any]]
-    metrics: dict[str, float]
-    samples_per_second: float
-    seconds: float
-    pushed: list[str] = field(default_factory=list)
-    # The final upload failed: the run is complete on disk, this error says how to finish it.
-    push_error: RemoteError | None = None
-    # What model.h5 is and what the metrics measure (see workflows/provenance.py).
-    trained_as: str = ""
-    metrics_from: str = ""
-
-    def to_json(self, history: bool = False) -> dict[str, Any]:
-        """The result as JSON; the per-epoch ``history`` (also in history.jsonl) only if asked."""
-        failed = None if self.push_error is None else {"error": self.push_error.message, "hint": self.push_error.hint}
-        return {
-            "model": self.model,
-            "run_dir": self.run_dir,
-            "epochs_run": self.epochs_run,
-            "best_epoch": self.best_epoch,
-            "metrics": self.metrics,
-            "samples_per_second": self.samples_per_second,
-            "seconds": self.seconds,
-            "pushed": self.pushed,
-            "push_failed": failed,
-            "trained_as": self.trained_as,
-            "metrics_from": self.metrics_from,
-        } | ({"history": self.history} if history else {})
 
 
 def prepare_training(

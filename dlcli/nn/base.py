@@ -91,6 +91,15 @@ class Layer:
         """
         raise NotImplementedError
 
+    def input_grad(self, dY: np.ndarray) -> np.ndarray:
+        """``dL/dX`` from ``dL/dY`` after an inference-mode ``forward``, without touching ``grads``.
+
+        The attribution pass (``dlcli explain``) needs only the inputs' gradient, so layers
+        with weights skip the weight-gradient products that ``backward`` computes (half the
+        work of a Dense layer). Layers without weights have nothing to skip.
+        """
+        return self.backward(dY)
+
     # --- weights ------------------------------------------------------------------------
     def get_weights(self) -> list[tuple[str, np.ndarray]]:
         """Trainable then non-trainable arrays, in Keras order (the arrays themselves)."""

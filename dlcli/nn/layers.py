@@ -121,6 +121,15 @@ class Dense(Layer):
         np.matmul(dZ, self.params["kernel"].T, out=dX)
         return dX
 
+    def input_grad(self, dY: np.ndarray) -> np.ndarray:
+        if self.activation == "relu":
+            kernels.active().relu_grad(dY, self._Y)  # type: ignore[arg-type]
+        elif self.activation != "linear":
+            self._act.backward(dY, self._Z, self._Y, dY)  # type: ignore[arg-type]
+        dX = self._buffer("dx", dY.shape[0], self.input_dim)
+        np.matmul(dY, self.params["kernel"].T, out=dX)
+        return dX
+
     def _ones(self, rows: int) -> np.ndarray:
         ones = self._buffers.get(("ones", rows))
         if ones is None:  # filled once per buffer: nothing else writes to it

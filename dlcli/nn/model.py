@@ -211,6 +211,29 @@ class Sequential:
             out[start : start + batch_size] = self.layers[-1].forward(H, False)
         return out
 
+    def input_gradient(self, X: Any, dP: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Inference outputs of ``X`` and the gradient of ``sum(dP * outputs)`` with respect to ``X``.
+
+        Parameters
+        ----------
+        X : array ``(n_samples, input_dim)``
+        dP : array ``(n_samples, output_dim)``
+            The output gradient: one-hot rows give each row's gradient of one output.
+
+        Returns
+        -------
+        (outputs, dX) : arrays ``(n_samples, output_dim)`` and ``(n_samples, input_dim)``, copies.
+            Weight gradients are not computed (``grads`` are left as they were).
+        """
+        self._require_built()
+        X = self._inputs(X)
+        P = self._forward_to_last(X, False)
+        P = self.layers[-1].forward(P, False).copy()
+        d = np.array(dP, dtype=self.dtype, copy=True).reshape(P.shape)
+        for layer in reversed(self.layers):
+            d = layer.input_grad(d)
+        return P, np.array(d, copy=True)
+
     def evaluate_loss(self, X: Any, y: Any, batch_size: int = 4096) -> float:
         """Loss over all samples in inference mode (mean over samples, as in training)."""
         self._require_built()

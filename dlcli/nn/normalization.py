@@ -129,6 +129,12 @@ class BatchNormalization(Layer):
         dX = inner * (signed_inv_std / n)
         return dX
 
+    def input_grad(self, dY: np.ndarray) -> np.ndarray:
+        if self._cache is None or self._cache[1][0] >= 0:  # training statistics: see forward's sign
+            return self.backward(dY)
+        dX: np.ndarray = dY * (self._gamma() * -self._cache[1])
+        return dX
+
     def _global_moments(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean and (biased) variance over every rank's rows: two small sums, in float64."""
         assert self.sync is not None

@@ -17,6 +17,7 @@ from dlcli.cli.boundary import DlcliGroup
 from dlcli.cli.cache import cache_command
 from dlcli.cli.dispatch import for_args
 from dlcli.cli.eval import eval_command
+from dlcli.cli.explain import explain
 from dlcli.cli.helptext import DlcliCommand
 from dlcli.cli.init import init
 from dlcli.cli.inspect import inspect_command
@@ -72,6 +73,7 @@ app.command("train", cls=DlcliCommand)(train)
 app.command("eval", cls=DlcliCommand)(eval_command)
 app.command("predict", cls=DlcliCommand)(predict)
 app.command("inspect", cls=DlcliCommand)(inspect_command)
+app.command("explain", cls=DlcliCommand)(explain)
 app.command("runs", cls=DlcliCommand)(runs_command)
 app.command("plot", cls=DlcliCommand)(plot)
 app.command("push", cls=DlcliCommand)(push)

@@ -107,6 +107,11 @@ def _draw_panel(axis: Any, epochs: list[int], panel: dict[str, list[float | None
     axis.legend(loc="best", fontsize="small")
 
 
+def require_matplotlib() -> None:
+    """Fail now (exit 2, with the install hint) when no picture could be drawn later."""
+    _pyplot()
+
+
 def _pyplot() -> Any:
     try:
         import matplotlib
@@ -116,3 +121,57 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as pyplot
 
     return pyplot
+
+
+PLOT_FEATURES = 20  # features drawn by explain's picture: the most important first
+
+
+def write_explain_plot(
+    bars: Sequence[tuple[str, float, float]],
+    output: Path,
+    *,
+    title: str,
+    xlabel: str,
+    swarm: tuple[list[str], Any, Any] | None = None,
+) -> str:
+    """Importance bars (feature, value, error) and, with ``swarm`` (feature names, attributions
+    ``(rows, n_features)``, feature values ``(rows, n_features)``, NaN for categorical), a
+    beeswarm-style summary: one dot per row and feature, coloured by the feature's value."""
+    fmt = picture_format(output)
+    pyplot = _pyplot()
+    shown = list(bars)[:PLOT_FEATURES][::-1]  # largest on top
+    panels = 2 if swarm is not None else 1
+    height = 0.32 * len(shown) + 1.2
+    figure, axes = pyplot.subplots(1, panels, figsize=(6.0 * panels, height), squeeze=False)
+    try:
+        axis = axes[0, 0]
+        axis.barh([n for n, _, _ in shown], [v for _, v, _ in shown], xerr=[e for _, _, e in shown], color="#4c72b0")
+        axis.set_xlabel(xlabel)
+        axis.axvline(0, color="grey", linewidth=0.8)
+        axis.set_title(title, fontsize="medium")
+        if swarm is not None:
+            _draw_swarm(axes[0, 1], *swarm, pyplot)
+        figure.tight_layout()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with files.atomic_path(output) as temporary:
+            figure.savefig(temporary, format=fmt, dpi=120)
+    finally:
+        pyplot.close(figure)
+    return fmt
+
+
+def _draw_swarm(axis: Any, names: list[str], values: Any, inputs: Any, pyplot: Any) -> None:
+    import numpy as np
+
+    order = np.argsort(np.abs(values).mean(axis=0))[-PLOT_FEATURES:]  # ascending: largest on top
+    jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(values))  # fixed: the same picture each run
+    for position, j in enumerate(order):
+        column = inputs[:, j]
+        colour: Any = "grey"
+        if not np.all(np.isnan(column)):
+            low, high = np.nanpercentile(column, [5, 95])
+            colour = pyplot.cm.coolwarm(np.clip((column - low) / ((high - low) or 1.0), 0, 1))
+        axis.scatter(values[:, j], position + jitter, s=4, c=colour, alpha=0.6, linewidths=0)
+    axis.set_yticks(range(len(order)), [names[j] for j in order])
+    axis.axvline(0, color="grey", linewidth=0.8)
+    axis.set_xlabel("attribution per row (red: high feature value, blue: low)")

@@ -423,6 +423,8 @@ def model_cases(model: Path, checkpoint: Path, data: Path) -> Iterator[Case]:
         yield Case(f"inspect-model-{name}", ("inspect", "model.h5"), both)
     for name in ("garbage", "truncated", "units-huge", "kernel-wrong-shape", "config-deep-json"):
         yield Case(f"eval-model-{name}", ("eval", "model.h5", "data.csv"), {**shared, "model.h5": files[name]})
+        rows = ("explain", "model.h5", "data.csv", "--rows")
+        yield Case(f"explain-model-{name}", rows, {**shared, "model.h5": files[name]})
     for name, edit in checkpoint_edits().items():
         yield Case(
             f"resume-{name}",
@@ -443,6 +445,7 @@ def model_cases(model: Path, checkpoint: Path, data: Path) -> Iterator[Case]:
         given = {"model.h5": copy_of(model), "in" + suffix: writer}
         yield Case(f"predict-data-{name}", ("predict", "model.h5", "in" + suffix, "--output", "out/p.csv"), given)
         yield Case(f"eval-data-{name}", ("eval", "model.h5", "in" + suffix), given)
+        yield Case(f"explain-data-{name}", ("explain", "model.h5", "in" + suffix), given)
     yield Case(
         "eval-unseen-class",
         ("eval", "model.h5", "in.csv"),
@@ -454,6 +457,19 @@ def model_cases(model: Path, checkpoint: Path, data: Path) -> Iterator[Case]:
         {**shared, "model.h5": copy_of(model)},
     )
     yield Case("predict-model-missing", ("predict", "nowhere.h5", "data.csv"), shared)
+    good = {**shared, "model.h5": copy_of(model)}
+    for name, flags in {
+        "class-unknown": ("--rows", "--class", "nosuchclass"),
+        "steps-zero": ("--rows", "--steps", "0"),
+        "baseline-missing": ("--rows", "--baseline", "nowhere.csv"),
+        "baseline-bad-data": ("--rows", "--baseline", "model.h5"),
+        "method-unknown": ("--rows", "--method", "simpson"),
+        "repeats-zero": ("--repeats", "0"),
+        "sample-one": ("--sample", "1"),
+        "plot-gif": ("--plot", "out/p.gif"),
+        "format-npy": ("--output", "out/a.npy"),
+    }.items():
+        yield Case(f"explain-flag-{name}", ("explain", "model.h5", "data.csv", *flags), good)
     yield Case(
         "predict-output-is-dir",
         ("predict", "model.h5", "data.csv", "--output", "adir"),

@@ -219,3 +219,27 @@ def test_parquet_and_feather_data_on_s3(moto_server, monkeypatch: pytest.MonkeyP
     predicted = run("predict", model, parquet, "--output", tmp_path / "p.parquet", *endpoint)
     assert predicted.exit_code == 0, predicted.stderr
     assert pq.read_table(tmp_path / "p.parquet").num_rows == 600
+
+
+@pytest.mark.s3
+def test_explain_an_s3_model_on_s3_data_as_it_explains_local_files(
+    moto_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_server.key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.secret)
+    data = SAMPLES / "churn" / "churn.csv"
+    trained = run("train", "--data", data, "--target", "churned", "--epochs", "3", "--out", tmp_path / "run", "-q")
+    assert trained.exit_code == 0, trained.stderr
+    bucket = moto_server.new_bucket()
+    endpoint = ("--endpoint-url", moto_server.endpoint)
+    assert run("push", tmp_path / "run" / "model.h5", f"s3://{bucket}/models", *endpoint).exit_code == 0
+    assert run("push", data, f"s3://{bucket}/data", *endpoint).exit_code == 0
+    model, remote_data = f"s3://{bucket}/models/model.h5", f"s3://{bucket}/data/churn.csv"
+    local_model = tmp_path / "run" / "model.h5"
+    remote_importance = run("explain", model, remote_data, "--json", *endpoint)
+    assert remote_importance.exit_code == 0, remote_importance.stderr
+    assert json.loads(remote_importance.stdout) == json.loads(run("explain", local_model, data, "--json").stdout)
+    remote_rows = run("explain", model, remote_data, "--rows", "--baseline", remote_data, *endpoint)
+    assert remote_rows.exit_code == 0, remote_rows.stderr
+    assert remote_rows.stdout == run("explain", local_model, data, "--rows", "--baseline", str(data)).stdout
+    assert len(remote_rows.stdout.splitlines()) == 601

@@ -62,7 +62,7 @@ def explain(
         int, typer.Option(metavar="N", help="Quadrature points along each path (rows over 1% gap get more).", min=1)
     ] = 50,
     method: Annotated[
-        str, typer.Option(metavar="NAME", help="Quadrature: gausslegendre, riemann_middle or riemann_trapezoid.")
+        str, typer.Option(metavar="NAME", help="Quadrature rule along the path: {names:integration method}.")
     ] = "gausslegendre",
     class_: Annotated[
         str | None,

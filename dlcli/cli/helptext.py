@@ -16,10 +16,19 @@ from typer.core import TyperCommand
 from dlcli.cli import coercion
 
 _CHOICES = re.compile(r"\{choices:([a-z_]+\.[a-z_]+)\}")
+_NAMES = re.compile(r"\{names:([a-z ]+)\}")  # a registry's names, for options that are not config keys
+
+
+def _registry_names(kind: str) -> tuple[str, ...]:
+    from dlcli.config import registered
+
+    return registered(kind)()
 
 
 def expand(text: str) -> str:
     """``text`` with each ``{choices:KEY}`` replaced by the key's valid values."""
+    if "{names:" in text:
+        text = _NAMES.sub(lambda match: ", ".join(_registry_names(match.group(1))), text)
     if "{choices:" not in text:
         return text
     from dlcli.config import settings
@@ -78,8 +87,12 @@ COMPLETERS = {"set_": _complete_set, "format_": _complete_format}  # by paramete
 def add_completion(command: Any) -> None:
     """Complete the values of options that name registered things, ``--set`` keys and ``--format``."""
     for param in getattr(command, "params", ()):
-        found = _CHOICES.search(getattr(param, "help", None) or "")
+        text = getattr(param, "help", None) or ""
+        found, named = _CHOICES.search(text), _NAMES.search(text)
         completer = _choices_of(found.group(1)) if found else COMPLETERS.get(param.name)
+        if named is not None:
+            kind = named.group(1)
+            completer = lambda ctx, param, incomplete, kind=kind: _matching(_registry_names(kind), incomplete)  # noqa: E731
         if completer is not None and param.param_type_name == "option":
             param._custom_shell_complete = completer
 

@@ -7,6 +7,7 @@ name lives in a :class:`~dlcli.nn.registry.Registry`, all of them in :data:`REGI
 """
 
 from .activations import ACTIVATIONS, get_activation
+from .attribution import QUADRATURES
 from .base import Layer
 from .initializers import INITIALIZERS, get_initializer
 from .kernels import KERNELS
@@ -20,7 +21,8 @@ from .schedules import SCHEDULES, Schedule, get_schedule
 from .tasks import TASKS, Task, get_task
 
 REGISTRIES: dict[str, Registry] = {  # type: ignore[type-arg]
-    registry.kind: registry for registry in (ACTIVATIONS, INITIALIZERS, KERNELS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES)
+    registry.kind: registry
+    for registry in (ACTIVATIONS, INITIALIZERS, KERNELS, LAYERS, LOSSES, OPTIMIZERS, QUADRATURES, SCHEDULES)
 }
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "LAYERS",
     "LOSSES",
     "OPTIMIZERS",
+    "QUADRATURES",
     "REGISTRIES",
     "SCHEDULES",
     "TASKS",

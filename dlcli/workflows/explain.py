@@ -199,7 +199,11 @@ def iter_attributions(
     remote_options: Any = None,
 ) -> Iterator[AttributionBlock]:
     """Integrated-gradient attributions of ``data``'s rows, chunk by chunk (memory: one chunk)."""
-    QUADRATURES.lookup(method)
+    if method not in QUADRATURES:
+        raise UsageError(
+            f"{setting('method', method)} is not a quadrature rule.",
+            hint=f"Use one of: {', '.join(QUADRATURES.names())}.",
+        )
     if steps < 1:
         raise UsageError(f"{setting('steps')} must be at least 1, got {steps}.")
     schema = predictor.schema

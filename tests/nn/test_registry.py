@@ -10,7 +10,16 @@ from dlcli.nn.optimizers import Optimizer
 
 
 def test_every_kind_is_in_one_table() -> None:
-    assert set(REGISTRIES) == {"activation", "initializer", "kernel set", "layer", "loss", "optimizer", "schedule"}
+    assert set(REGISTRIES) == {
+        "activation",
+        "initializer",
+        "integration method",
+        "kernel set",
+        "layer",
+        "loss",
+        "optimizer",
+        "schedule",
+    }
     assert OPTIMIZERS.names() == ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
     assert "Dense" in LAYERS and LOSSES.canonical("mean_squared_error") == "mse"
 

@@ -12,7 +12,7 @@ An attribution is of what the user reads: the probability of the predicted class
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,16 @@ TOLERANCE = 0.01  # completeness: a row's attributions sum to f(x) - f(baseline)
 # is has almost nothing to attribute, and 1% of almost nothing is below float32 rounding.
 GAP_FLOOR = 0.01
 PLOT_ROWS = 2000  # rows kept for the beeswarm picture
+
+
+def for_explaining(predictor: Predictor) -> Predictor:
+    """``predictor``, or, for a model with several outputs and no dlcli schema (written by
+    Keras), one whose outputs are classes named by their index: each output is explained as a
+    class, instead of the first one as a value."""
+    schema, outputs = predictor.schema, predictor.model.output_dim
+    if schema.task != "regression" or outputs == 1:
+        return predictor
+    return replace(predictor, schema=replace(schema, task="multiclass", classes=list(range(outputs))))
 
 
 def feature_columns(schema: Schema) -> list[tuple[str, slice]]:
@@ -199,6 +209,7 @@ def iter_attributions(
     remote_options: Any = None,
 ) -> Iterator[AttributionBlock]:
     """Integrated-gradient attributions of ``data``'s rows, chunk by chunk (memory: one chunk)."""
+    predictor = for_explaining(predictor)
     if method not in QUADRATURES:
         raise UsageError(
             f"{setting('method', method)} is not a quadrature rule.",
@@ -288,6 +299,7 @@ def explain_rows(
             "Attributions need a format with named columns; NPY holds one array.",
             hint=f"Use {setting('format', 'csv')}, jsonl or parquet.",
         )
+    predictor = for_explaining(predictor)
     schema = predictor.schema
     writer = PredictionWriter(output, fmt, attribution_columns(schema, keep))
     summary = AttributionSummary([f.name for f in schema.features])

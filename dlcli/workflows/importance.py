@@ -21,7 +21,7 @@ from dlcli.data.sources import iter_labelled
 from dlcli.errors import DataError, UsageError, setting
 from dlcli.nn.attribution import AffineSplit
 
-from .explain import feature_columns
+from .explain import feature_columns, for_explaining
 from .inference import Predictor, localize
 
 DEFAULT_REPEATS = 5
@@ -117,6 +117,7 @@ def permutation_importance(
         raise UsageError(f"{setting('repeats')} must be at least 1, got {repeats}.")
     if sample < 2:
         raise UsageError(f"{setting('sample')} must be at least 2 rows, got {sample}.")
+    predictor = for_explaining(predictor)
     local = localize(data, remote_options=remote_options)
     dtype = str(predictor.model.dtype)
     chunks = iter_labelled(local, predictor.schema, chunk_rows=65536, dtype=dtype)

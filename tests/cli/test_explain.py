@@ -220,3 +220,23 @@ def test_chunks_change_nothing_but_memory(models, cli):
     whole = cli("explain", model, data, "--rows")
     assert whole.exit_code == 0, whole
     assert cli("explain", model, data, "--rows", "--chunk-rows", "7").stdout == whole.stdout
+
+
+def test_a_keras_written_model_explains_each_output_as_a_class(cli, tmp_path):
+    """No dlcli schema: features x0..x3, and the two softmax outputs are classes 0 and 1."""
+    keras_model = Path(__file__).resolve().parents[1] / "fixtures" / "keras_3.15.1.h5"
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)).astype(np.float32)
+    np.savez(tmp_path / "data.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    data = tmp_path / "data.npz"
+    importance = cli("explain", keras_model, data, "--json")
+    assert importance.exit_code == 0, importance
+    assert {row["feature"] for row in json.loads(importance.stdout)["features"]} == {"x0", "x1", "x2", "x3"}
+    per_class = {}
+    for label in ("0", "1"):
+        result = cli("explain", keras_model, data, "--rows", "--class", label)
+        assert result.exit_code == 0, result
+        rows = list(csv.DictReader(result.stdout.splitlines()))
+        per_class[label] = np.array([[float(row[f"x{i}"]) for i in range(4)] for row in rows])
+    # p(1) = 1 - p(0): the two classes' attributions are opposite.
+    np.testing.assert_allclose(per_class["1"], -per_class["0"], atol=1e-5)

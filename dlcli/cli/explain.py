@@ -11,7 +11,8 @@ from dlcli.cli import render
 from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, remote_options
 from dlcli.errors import UsageError, setting
 
-BAR_WIDTH = 24  # characters of the longest importance bar on a terminal
+BAR_WIDTH = 24  # characters of the longest importance bar on a terminal wide enough
+MIN_BAR_WIDTH = 8  # on a narrow one: Rich then folds the table rather than lose the bars
 
 
 def explain(
@@ -175,13 +176,17 @@ def _print_importance(result: Any, model: str, data: str) -> None:
     columns = ("feature", f"{metric}_drop", "std", "loss_rise", "std")
     values = [[f["feature"], f["drop"], f["drop_std"], f["loss_rise"], f["loss_rise_std"]] for f in result.features]
     if render.stdout_is_terminal():
+        # The bars take what the columns (each its widest cell, a space of padding and one of
+        # rule) leave of the terminal's width, so on a usual terminal no name or bar is cut.
+        used = sum(max(len(c), *(len(render.fmt(row[i])) for row in values)) + 2 for i, c in enumerate(columns))
+        width = max(MIN_BAR_WIDTH, min(BAR_WIDTH, render.out().width - used - 1))
         top = max((abs(f["drop"]) for f in result.features), default=0.0) or 1.0
         for row, f in zip(values, result.features, strict=True):
-            row.append("█" * round(BAR_WIDTH * max(f["drop"], 0.0) / top))
+            row.append("█" * round(width * max(f["drop"], 0.0) / top))
         sampled = f", a sample of {result.rows} of {result.total_rows}" if result.rows < result.total_rows else ""
         score = f"{metric} {render.fmt(result.baseline_metric)}"
         title = f"{model} on {data}: {score} ({result.rows} rows{sampled}, {result.repeats} shuffles per feature)"
-        render.print_table(title, (*columns, ""), values, right=columns[1:])
+        render.print_table(title, (*columns, ""), values, right=columns[1:], wide=True)
         return
     render.print_table("", columns, values)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,22 @@ def test_permutation_importance_ranks_the_informative_features_first(task, model
     assert all(
         row["drop"] > 5 * max(row_["drop"] for row_ in payload["features"][3:]) for row in payload["features"][:3]
     )
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_on_a_terminal_the_bars_fit_its_width_and_no_name_is_cut(columns, models, cli, monkeypatch):
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setenv("NO_COLOR", "1")
+    model, data = models["churn"]
+    result = cli("explain", model, data)
+    assert result.exit_code == 0, result
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout).splitlines()  # styles stay under NO_COLOR
+    table = [line for line in lines if "█" in line]
+    assert {line.split()[0] for line in table} == {"tenure_months", "monthly_fee", "support_tickets", "plan", "region"}
+    assert all(len(line.rstrip()) <= columns for line in lines[1:]), lines  # the title may wrap
+    assert "…" not in result.stdout
+    assert max(line.count("█") for line in table) == (24 if columns == 100 else 80 - 59 - 1)
 
 
 @pytest.mark.parametrize("task", ["regression", "binary"])

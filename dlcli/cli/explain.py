@@ -33,7 +33,7 @@ def explain(
             "--output",
             "-o",
             metavar="FILE",
-            help="Write the per-row attributions here (implies --rows).",
+            help="Write the per-row attributions here (implies --rows; '-': stdout).",
             show_default=False,
         ),
     ] = None,
@@ -120,6 +120,8 @@ def explain(
     Example: dlcli explain runs/iris/model.h5 samples/iris/iris.csv --plot importance.png
     """
     per_row = rows or output is not None
+    if output is not None and str(output) == "-":  # the usual spelling of stdout, not a file named '-'
+        output = None
     if json_ and per_row and output is None:
         raise UsageError(
             f"{setting('json')} with {setting('rows')} needs {setting('output')}: the rows take stdout.",

@@ -25,7 +25,9 @@ def predict(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout.", show_default=False),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write here instead of stdout ('-': stdout).", show_default=False
+        ),
     ] = None,
     format_: Annotated[
         str | None,
@@ -82,6 +84,8 @@ def predict(
     from dlcli.parallel import agreed, current
 
     kept = [name.strip() for item in keep or [] for name in item.split(",") if name.strip()]
+    if output is not None and str(output) == "-":  # the usual spelling of stdout, not a file named '-'
+        output = None
     world = current()
     options = agreed(world, lambda: remote_options(model, data, endpoint_url=endpoint_url, profile=profile))
     if world.size > 1:

@@ -91,3 +91,13 @@ def test_a_kept_column_that_is_also_a_numeric_input_keeps_whole_numbers_whole(cl
     result = cli("predict", tmp_path / "r" / "model.h5", data, "--keep", "id")
     assert result.exit_code == 0, result
     assert [line.split(",")[0] for line in result.stdout.splitlines()[:3]] == ["id", "0", "1"]
+
+
+@pytest.mark.parametrize("command", [["predict"], ["explain", "--rows"]])
+def test_output_dash_is_stdout_not_a_file_named_dash(command, cli, iris_model: Path, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    dash = cli(command[0], iris_model, IRIS, *command[1:], "-o", "-")
+    plain = cli(command[0], iris_model, IRIS, *command[1:])
+    assert dash.exit_code == 0, dash
+    assert dash.stdout == plain.stdout and dash.stdout.startswith(("species", "class"))
+    assert list(tmp_path.iterdir()) == []

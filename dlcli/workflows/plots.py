@@ -165,13 +165,16 @@ def _draw_swarm(axis: Any, names: list[str], values: Any, inputs: Any, pyplot: A
 
     order = np.argsort(np.abs(values).mean(axis=0))[-PLOT_FEATURES:]  # ascending: largest on top
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(values))  # fixed: the same picture each run
+    categorical = False
     for position, j in enumerate(order):
         column = inputs[:, j]
-        colour: Any = "grey"
+        colour: Any = "grey"  # a categorical feature has no high or low value
+        categorical = categorical or bool(np.all(np.isnan(column)))
         if not np.all(np.isnan(column)):
             low, high = np.nanpercentile(column, [5, 95])
             colour = pyplot.cm.coolwarm(np.clip((column - low) / ((high - low) or 1.0), 0, 1))
         axis.scatter(values[:, j], position + jitter, s=4, c=colour, alpha=0.6, linewidths=0)
     axis.set_yticks(range(len(order)), [names[j] for j in order])
     axis.axvline(0, color="grey", linewidth=0.8)
-    axis.set_xlabel("attribution per row (red: high feature value, blue: low)")
+    grey = "; grey: categorical" if categorical else ""
+    axis.set_xlabel(f"attribution per row\n(red: high feature value, blue: low{grey})")

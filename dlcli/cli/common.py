@@ -57,3 +57,9 @@ def remote_options(*locations: str | None, endpoint_url: str | None = None, prof
     from dlcli.workflows.remotes import options_for
 
     return options_for(*locations, endpoint_url=endpoint_url, profile=profile)
+
+
+def output_file(output: Path | None) -> Path | None:
+    """``--output``'s file, or None for stdout: ``-`` is the usual spelling of stdout, not a
+    file named '-'."""
+    return None if output is None or str(output) == "-" else output

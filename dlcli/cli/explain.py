@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from dlcli.cli import render
-from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, remote_options
+from dlcli.cli.common import EndpointOpt, JsonOpt, ProfileOpt, output_file, remote_options
 from dlcli.errors import UsageError, setting
 
 BAR_WIDTH = 24  # characters of the longest importance bar on a terminal wide enough
@@ -120,8 +120,7 @@ def explain(
     Example: dlcli explain runs/iris/model.h5 samples/iris/iris.csv --plot importance.png
     """
     per_row = rows or output is not None
-    if output is not None and str(output) == "-":  # the usual spelling of stdout, not a file named '-'
-        output = None
+    output = output_file(output)
     if json_ and per_row and output is None:
         raise UsageError(
             f"{setting('json')} with {setting('rows')} needs {setting('output')}: the rows take stdout.",

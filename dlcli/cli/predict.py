@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dlcli.cli.boundary import warn
-from dlcli.cli.common import EndpointOpt, ProfileOpt, remote_options
+from dlcli.cli.common import EndpointOpt, ProfileOpt, output_file, remote_options
 from dlcli.errors import UsageError
 
 
@@ -84,8 +84,7 @@ def predict(
     from dlcli.parallel import agreed, current
 
     kept = [name.strip() for item in keep or [] for name in item.split(",") if name.strip()]
-    if output is not None and str(output) == "-":  # the usual spelling of stdout, not a file named '-'
-        output = None
+    output = output_file(output)
     world = current()
     options = agreed(world, lambda: remote_options(model, data, endpoint_url=endpoint_url, profile=profile))
     if world.size > 1:

@@ -169,8 +169,9 @@ def _draw_swarm(axis: Any, names: list[str], values: Any, inputs: Any, pyplot: A
     for position, j in enumerate(order):
         column = inputs[:, j]
         colour: Any = "grey"  # a categorical feature has no high or low value
-        categorical = categorical or bool(np.all(np.isnan(column)))
-        if not np.all(np.isnan(column)):
+        no_values = bool(np.all(np.isnan(column)))
+        categorical |= no_values
+        if not no_values:
             low, high = np.nanpercentile(column, [5, 95])
             colour = pyplot.cm.coolwarm(np.clip((column - low) / ((high - low) or 1.0), 0, 1))
         axis.scatter(values[:, j], position + jitter, s=4, c=colour, alpha=0.6, linewidths=0)

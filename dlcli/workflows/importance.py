@@ -127,14 +127,14 @@ def permutation_importance(
     matrix, offset = split.affine()
     Z = X @ matrix + offset  # the head for every row at once: one product, kept for every shuffle
     score = _Scorer(predictor, y)
-    base_metric, base_loss = score(_tail(split, Z))
+    base_metric, base_loss = score(_outputs(split, Z))
     results: list[dict[str, Any]] = []
     for j, (name, columns) in enumerate(feature_columns(predictor.schema)):
         rng = np.random.default_rng([seed, 1, j])  # per feature: adding a feature reorders nothing
         drops, rises = [], []
         part = X[:, columns] @ matrix[columns]
         for _ in range(repeats):
-            metric, loss = score(_shuffled_outputs(split, Z, part, rng.permutation(len(X))))
+            metric, loss = score(_outputs(split, Z, part, rng.permutation(len(X))))
             drops.append(base_metric - metric)
             rises.append(loss - base_loss)
         results.append(
@@ -150,23 +150,21 @@ def permutation_importance(
     return Importance(score.metric, base_metric, base_loss, len(X), seen, repeats, results)
 
 
-def _tail(split: AffineSplit, Z: np.ndarray) -> np.ndarray:
-    out = np.empty((len(Z), split.model.output_dim), dtype=split.model.dtype)
-    for start in range(0, len(Z), BATCH_ROWS):
-        out[start : start + BATCH_ROWS] = split.tail(np.array(Z[start : start + BATCH_ROWS], copy=True))
-    return out
-
-
-def _shuffled_outputs(split: AffineSplit, Z: np.ndarray, part: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Outputs with one feature's values taken from the rows ``order``: ``part`` is that
-    feature's share of the head, ``X[:, columns] @ matrix[columns]``, so the shuffled head is
-    ``Z - part + part[order]``, built batch by batch in a cache-sized buffer (no product and no
-    copy of the whole ``Z`` per shuffle)."""
+def _outputs(
+    split: AffineSplit, Z: np.ndarray, part: np.ndarray | None = None, order: np.ndarray | None = None
+) -> np.ndarray:
+    """The model's outputs from its head ``Z``, batch by batch in a cache-sized buffer; with
+    ``part`` and ``order``, with one feature's values taken from the rows ``order``: ``part`` is
+    that feature's share of the head, ``X[:, columns] @ matrix[columns]``, so the shuffled head
+    is ``Z - part + part[order]`` (no product and no copy of the whole ``Z`` per shuffle)."""
     out = np.empty((len(Z), split.model.output_dim), dtype=split.model.dtype)
     for start in range(0, len(Z), BATCH_ROWS):
         stop = min(start + BATCH_ROWS, len(Z))
-        batch = np.take(part, order[start:stop], axis=0)
-        batch += Z[start:stop]
-        batch -= part[start:stop]
+        if part is None or order is None:
+            batch = np.array(Z[start:stop], copy=True)  # the tail may work in place
+        else:
+            batch = np.take(part, order[start:stop], axis=0)
+            batch += Z[start:stop]
+            batch -= part[start:stop]
         out[start:stop] = split.tail(batch)
     return out

@@ -165,16 +165,17 @@ def test_affine_head_matrix_reproduces_the_layers(rng):
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
 def test_a_shuffle_through_the_affine_head_is_the_model_on_shuffled_rows(activation, rng):
     """Permutation importance shuffles one feature's share of the head, not the input rows."""
-    from dlcli.workflows.importance import BATCH_ROWS, _shuffled_outputs
+    from dlcli.workflows.importance import BATCH_ROWS, _outputs
 
     model = stack(activation, "softmax", 3, rng)
     split = AffineSplit(model)
     matrix, offset = split.affine()
     X = rng.normal(1.0, 2.0, (BATCH_ROWS + 37, 5))  # more than one batch, the last one short
     Z = X @ matrix + offset
+    np.testing.assert_allclose(_outputs(split, Z), model.predict(X), rtol=1e-10, atol=1e-12)
     for columns in ([1], [2, 4]):
         order = rng.permutation(len(X))
         shuffled = X.copy()
         shuffled[:, columns] = X[order][:, columns]
-        got = _shuffled_outputs(split, Z, X[:, columns] @ matrix[columns], order)
+        got = _outputs(split, Z, X[:, columns] @ matrix[columns], order)
         np.testing.assert_allclose(got, model.predict(shuffled), rtol=1e-10, atol=1e-12)

@@ -27,6 +27,7 @@ from dlcli.cli.pull import pull
 from dlcli.cli.push import push
 from dlcli.cli.runs import runs_command
 from dlcli.cli.train import train
+from dlcli.cli.tune import tune
 
 HELP = """Deep learning from the shell: train, evaluate and serve dense neural networks.
 
@@ -74,6 +75,7 @@ app.command("eval", cls=DlcliCommand)(eval_command)
 app.command("predict", cls=DlcliCommand)(predict)
 app.command("inspect", cls=DlcliCommand)(inspect_command)
 app.command("explain", cls=DlcliCommand)(explain)
+app.command("tune", cls=DlcliCommand)(tune)
 app.command("runs", cls=DlcliCommand)(runs_command)
 app.command("plot", cls=DlcliCommand)(plot)
 app.command("push", cls=DlcliCommand)(push)

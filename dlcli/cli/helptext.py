@@ -20,6 +20,10 @@ _NAMES = re.compile(r"\{names:([a-z ]+)\}")  # a registry's names, for options t
 
 
 def _registry_names(kind: str) -> tuple[str, ...]:
+    if kind in ("sampler", "pruner"):  # dlcli tune's, which name Optuna's classes
+        from dlcli.workflows.search import PRUNERS, SAMPLERS
+
+        return tuple(SAMPLERS if kind == "sampler" else PRUNERS)
     from dlcli.config import registered
 
     return registered(kind)()

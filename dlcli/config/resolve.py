@@ -23,6 +23,8 @@ from dlcli.errors import setting as mention
 from .schema import SECTIONS, Config, Setting, parse_size, settings
 
 CONFIG_FILENAME = "dlcli.toml"
+# The table of dlcli.toml that holds the search space of dlcli tune (see config.space).
+SEARCH_SECTION = "tune"
 
 
 def load_config(
@@ -85,11 +87,33 @@ def _layered(
 
 
 def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]:
+    found = config_path(path)
+    if found is None:
+        return {}, ""
+    path = found
+    raw = read_toml(path)
+    schema = settings()
+    values: dict[str, dict[str, Any]] = {}
+    for section, table in raw.items():
+        if section == SEARCH_SECTION:
+            continue  # the search space of dlcli tune (config.space), not settings
+        _check_section(section, where=str(path), known=[*SECTIONS, SEARCH_SECTION])
+        if not isinstance(table, dict):
+            raise ConfigError(f"'{section}' in {path} must be a table ([{section}]), got a {type(table).__name__}.")
+        for key, value in table.items():
+            _check_key(section, key, where=str(path))
+            if schema[f"{section}.{key}"].path:
+                value = _relative_to(path.parent, value)
+            values.setdefault(section, {})[key] = value
+    return values, str(path)
+
+
+def config_path(path: str | Path | None) -> Path | None:
+    """The config file ``path`` names (``dlcli.toml`` in a directory); ``None``: none given
+    and no ``./dlcli.toml``. A named file that does not exist is an error."""
     if path is None:
         default = Path(CONFIG_FILENAME)
-        if not default.is_file():
-            return {}, ""
-        path = default
+        return default if default.is_file() else None
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_FILENAME
@@ -99,9 +123,14 @@ def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]
             hint=f"Create one with 'dlcli init', or pass the data with {mention('data.path', 'FILE')} "
             f"{mention('data.target', 'COLUMN')}.",
         )
+    return path
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A config file's tables as TOML has them, or a :class:`ConfigError` saying why not."""
     try:
         # utf-8-sig: editors on Windows save a byte-order mark, which TOML readers must skip.
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file '{path}' is not valid TOML: {exc}.") from None
     except RecursionError:
@@ -112,18 +141,6 @@ def _read_file(path: str | Path | None) -> tuple[dict[str, dict[str, Any]], str]
         ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"Config file '{path}' is not UTF-8 text.") from None
-    schema = settings()
-    values: dict[str, dict[str, Any]] = {}
-    for section, table in raw.items():
-        _check_section(section, where=str(path))
-        if not isinstance(table, dict):
-            raise ConfigError(f"'{section}' in {path} must be a table ([{section}]), got a {type(table).__name__}.")
-        for key, value in table.items():
-            _check_key(section, key, where=str(path))
-            if schema[f"{section}.{key}"].path:
-                value = _relative_to(path.parent, value)
-            values.setdefault(section, {})[key] = value
-    return values, str(path)
 
 
 def rebased(overrides: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
@@ -177,9 +194,9 @@ def parse_set_options(items: list[str]) -> dict[str, str]:
     return parsed
 
 
-def _check_section(section: str, where: str) -> None:
+def _check_section(section: str, where: str, known: list[str] | None = None) -> None:
     if section not in SECTIONS:
-        raise ConfigError(f"Unknown config section '{section}' in {where}.{_suggest(section, list(SECTIONS))}")
+        raise ConfigError(f"Unknown config section '{section}' in {where}.{_suggest(section, known or list(SECTIONS))}")
 
 
 def _check_key(section: str, key: str, where: str) -> None:
@@ -205,13 +222,7 @@ def _coerce_section(
     for key, value in values.items():
         dotted = f"{section}.{key}"
         try:
-            spec, annotation = schema[dotted], hints[key]
-            if spec.auto:  # int | str or bool | str: the word "auto", else the concrete type
-                if isinstance(value, str) and value.strip().lower() == "auto":
-                    coerced[key] = "auto"
-                    continue
-                annotation = next(t for t in get_args(annotation) if t is not str)
-            coerced[key] = validate(spec, _coerce(dotted, value, annotation))
+            coerced[key] = _typed(schema[dotted], hints[key], value)
         except ConfigError as exc:
             # Say where the bad value was set: a stale DLCLI_* variable is easy to forget.
             where = origins.get(dotted)
@@ -219,6 +230,21 @@ def _coerce_section(
                 raise
             raise ConfigError(f"{where}: {exc.raw_message}", hint=exc.raw_hint) from None
     return coerced
+
+
+def coerce_value(key: str, value: Any) -> Any:
+    """``value`` (a TOML value or a string as typed) as the type of ``key``, validated:
+    what a config file or flag setting ``key`` to ``value`` would resolve to."""
+    section, _, name = key.partition(".")
+    return _typed(settings()[key], get_type_hints(SECTIONS[section])[name], value)
+
+
+def _typed(spec: Setting, annotation: Any, value: Any) -> Any:
+    if spec.auto:  # int | str or bool | str: the word "auto", else the concrete type
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        annotation = next(t for t in get_args(annotation) if t is not str)
+    return validate(spec, _coerce(spec.key, value, annotation))
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:

@@ -91,3 +91,28 @@ def _stratified_indices(keys: np.ndarray, fraction: float, rng: np.random.Genera
     val_idx = rng.permutation(np.concatenate(val_parts)) if val_parts else np.empty(0, np.int64)
     train_idx = rng.permutation(np.concatenate(train_parts)) if train_parts else np.empty(0, np.int64)
     return train_idx, val_idx
+
+
+def kfold_indices(y: Any, k: int, rng: np.random.Generator, stratify: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` shuffled folds as ``(train_idx, val_idx)`` pairs, each row validated exactly once.
+
+    With ``stratify`` (classification), each class's rows are dealt round the folds in turn
+    from a shuffled order, so every fold holds each class's share to within one row (as
+    scikit-learn's ``StratifiedKFold``).
+    """
+    y = np.asarray(y)
+    n = len(y)
+    if not 2 <= k <= n:
+        raise ConfigError(f"Cross-validation needs 2 to {n} folds (one row each at least), got {k}.")
+    fold_of = np.empty(n, dtype=np.int64)
+    if stratify:
+        keys = _class_keys(y)
+        start = 0
+        for label in np.unique(keys):
+            rows = rng.permutation(np.flatnonzero(keys == label))
+            # Continue the round from where the last class stopped: the folds stay near-equal.
+            fold_of[rows] = (start + np.arange(len(rows))) % k
+            start = (start + len(rows)) % k
+    else:
+        fold_of[rng.permutation(n)] = np.arange(n) % k
+    return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]

@@ -179,7 +179,14 @@ TRAIN_MARKER, VAL_MARKER, BEST_MARKER = "●", "×", "★"
 LOG_SCALE_RATIO = 100.0
 
 
-def line_chart(series: dict[str, list[float | None]], height: int = 8, width: int = 60, best: int | None = None) -> str:
+def line_chart(
+    series: dict[str, list[float | None]],
+    height: int = 8,
+    width: int = 60,
+    best: int | None = None,
+    x_label: str = "epochs",
+    first: int = 1,
+) -> str:
     """A small chart in text for a run's curves: ``●`` training, ``×`` validation series, one
     value per epoch (index 0 = epoch 1); ``best`` (an epoch) is marked ``★`` on the validation
     curve (else the training one) and ``┴`` on the axis. Positive values spanning more than two
@@ -230,7 +237,7 @@ def line_chart(series: dict[str, list[float | None]], height: int = 8, width: in
         legend.append(f"{BEST_MARKER} best epoch {best}")
     if log_scale:
         legend.append("log scale")
-    lines.append(" " * 12 + f"epochs 1–{epochs}   " + "   ".join(legend))
+    lines.append(" " * 12 + f"{x_label} {first}–{first + epochs - 1}   " + "   ".join(legend))
     return "\n".join(lines)
 
 

@@ -79,6 +79,9 @@ class RunDirectory:
 
 
 RUN_FILES = ("model.h5", "history.jsonl", "config.toml", "metrics.json", "checkpoints")
+# What makes a directory a tune directory (dlcli tune): its model.h5 is its best/ run's.
+TUNE_SETTINGS = "tune.json"
+TUNE_BEST_RUN = "best"
 
 
 def _clear_run(path: Path) -> None:

@@ -94,7 +94,7 @@ def list_runs(root: str | Path, sort: str = "created", reverse: bool = False) ->
     if not base.is_dir():
         what = "does not exist" if not base.exists() else "is not a directory"
         raise UsageError(f"Runs directory '{base}' {what}.", hint="Give the directory that holds the run directories.")
-    candidates = [base] if is_run(base) else sorted(p for p in base.iterdir() if p.is_dir() and is_run(p))
+    candidates = [base] if is_run(base) else sorted(run for p in base.iterdir() if p.is_dir() for run in _runs_at(p))
     runs = [read_run(path) for path in candidates]
     return sorted(runs, key=lambda r: _order_none_last(order(r)), reverse=reverse)
 
@@ -108,10 +108,28 @@ def _sort_key(name: str) -> Callable[[RunInfo], Any]:
 
 
 def is_run(path: Path) -> bool:
-    """Whether ``path`` holds any of a run directory's files."""
-    from .rundir import RUN_FILES  # here, not at the top: rundir imports the config schema
+    """Whether ``path`` holds any of a run directory's files (and is no tune directory)."""
+    from .rundir import RUN_FILES, TUNE_SETTINGS  # here, not at the top: rundir imports the config schema
 
-    return any((path / name).exists() for name in RUN_FILES if name != "checkpoints")
+    return not (path / TUNE_SETTINGS).exists() and any((path / n).exists() for n in RUN_FILES if n != "checkpoints")
+
+
+def _run_label(path: Path) -> str:
+    """A run's name in tables: its directory's, with its tune directory's for a best run."""
+    from .rundir import TUNE_SETTINGS
+
+    if (path.parent / TUNE_SETTINGS).exists():
+        return f"{path.parent.name}/{path.name}"
+    return path.name or str(path)
+
+
+def _runs_at(path: Path) -> list[Path]:
+    """The run at ``path``: itself, or a tune directory's run of its best configuration."""
+    from .rundir import TUNE_BEST_RUN, TUNE_SETTINGS
+
+    if (path / TUNE_SETTINGS).exists():
+        return [path / TUNE_BEST_RUN] if is_run(path / TUNE_BEST_RUN) else []
+    return [path] if is_run(path) else []
 
 
 def find_run(text: str, root: str | Path = "runs") -> Path:
@@ -127,7 +145,7 @@ def find_run(text: str, root: str | Path = "runs") -> Path:
 
 def read_run(path: Path) -> RunInfo:
     """What ``path``'s files say about the run; missing or broken files become problems."""
-    info = RunInfo(name=path.name or str(path), path=str(path))
+    info = RunInfo(name=_run_label(path), path=str(path))
     info.config = _read_config(path, info)
     history = read_history(path, info)
     info.metrics = _read_metrics(path, info)

@@ -111,7 +111,22 @@ def render_config(summary: DataSummary | None, data_path: str = "", target: str 
     comments = {key: describe(spec) for key, spec in settings().items()}
     if summary is not None:
         comments["data"] = _fitted(summary)
-    return tomlwriter.dumps(tables, comments, header=HEADER)
+    return tomlwriter.dumps(tables, comments, header=HEADER) + "\n" + TUNE_SECTION
+
+
+# The default search space of `dlcli tune`: each range holds the default above, which is
+# the study's first trial, so tuning never ends worse on the validation rows than not tuning.
+TUNE_SECTION = """\
+# The search space of 'dlcli tune' (dlcli train ignores it): any key above, as
+# "uniform(a, b)", "loguniform(a, b)", "int(a, b)", "logint(a, b)" or a list of choices.
+# The first trial is the configuration above; 'dlcli tune --trials 40' searches the rest.
+[tune]
+train.lr = "loguniform(1e-4, 3e-2)"
+model.hidden = ["64,32", "128,64", "256,128,64"]
+model.dropout = "uniform(0, 0.5)"
+train.weight_decay = "loguniform(1e-4, 1)"
+train.batch_size = [32, 64, 128]
+"""
 
 
 def describe(spec: Setting) -> str:

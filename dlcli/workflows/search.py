@@ -133,6 +133,22 @@ def _quiet(optuna: Any) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
+def baseline(cfg: Any, dimensions: list[Dimension]) -> dict[str, Any]:
+    """The values ``cfg`` has for the dimensions whose space holds them: the configuration as
+    it stands, as a first trial, so the best found is never worse on the validation rows
+    than not tuning at all."""
+    params: dict[str, Any] = {}
+    for d in dimensions:
+        section, _, name = d.key.partition(".")
+        value = getattr(getattr(cfg, section), name)
+        shown = ",".join(map(str, value)) if isinstance(value, list) else value
+        if (d.choices and shown in d.choices) or (
+            not d.choices and not isinstance(value, str) and d.low <= value <= d.high
+        ):
+            params[d.key] = shown
+    return params
+
+
 def suggest(trial: Any, dimensions: list[Dimension]) -> dict[str, Any]:
     """The trial's value for each dimension, by dotted key."""
     params: dict[str, Any] = {}

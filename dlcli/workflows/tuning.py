@@ -27,10 +27,10 @@ from dlcli.config import Config, load_config
 from dlcli.config.space import Dimension, load_space
 from dlcli.errors import ConfigError, DlcliError, NonFiniteLossError, UsageError
 
-from .search import Trial, Watcher, best_trial, create_study, open_storage, study_trials, suggest
+from .rundir import TUNE_BEST_RUN, TUNE_SETTINGS
+from .search import Trial, Watcher, baseline, best_trial, create_study, open_storage, study_trials, suggest
 from .trials import TrialData, run_trial
 
-SETTINGS_FILE = "tune.json"
 JOURNAL_FILE = "study.journal"
 TRIALS_FILE = "trials.jsonl"
 BEST_FILE = "best.toml"
@@ -65,17 +65,17 @@ class TuneSettings:
         return [Dimension(**{**d, "choices": tuple(d["choices"])}) for d in self.space]
 
     def save(self) -> None:
-        files.write_text(Path(self.directory) / SETTINGS_FILE, json.dumps(asdict(self), indent=2) + "\n")
+        files.write_text(Path(self.directory) / TUNE_SETTINGS, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
     def load(cls, directory: Path) -> TuneSettings:
-        path = directory / SETTINGS_FILE
+        path = directory / TUNE_SETTINGS
         try:
             found = json.loads(path.read_text())
             return cls(**{**found, "directory": str(directory)})
         except FileNotFoundError:
             raise UsageError(
-                f"'{directory}' is not a tune directory: it has no {SETTINGS_FILE}.",
+                f"'{directory}' is not a tune directory: it has no {TUNE_SETTINGS}.",
                 hint="Resume the directory dlcli tune printed (runs/<name>-tune-N).",
             ) from None
         except (ValueError, TypeError) as exc:
@@ -120,7 +120,7 @@ def new_settings(
         directory = _next_free(Path("runs") / f"{name}-tune")
     else:
         directory = out
-        if (directory / SETTINGS_FILE).exists():
+        if (directory / TUNE_SETTINGS).exists():
             raise UsageError(
                 f"'{directory}' already holds a study.",
                 hint=f"Continue it with: dlcli tune --resume {directory}; or choose another --out.",
@@ -145,7 +145,10 @@ def new_settings(
         workers=workers,
         space=[asdict(d) for d in space],
     )
-    create_study(settings)  # a bad --storage fails here, before anything runs
+    study = create_study(settings)  # a bad --storage fails here, before anything runs
+    first = baseline(cfg, space)
+    if first and not study.get_trials(deepcopy=False):  # a new study, not one joined on --storage
+        study.enqueue_trial(first)
     settings.save()
     return settings
 
@@ -375,7 +378,7 @@ def final_run(settings: TuneSettings, best: Trial) -> Any:
     from .training import prepare_training
 
     cfg = best_config(settings, best)
-    cfg = replace(cfg, output=replace(cfg.output, out=str(Path(settings.directory) / "best")))
+    cfg = replace(cfg, output=replace(cfg.output, out=str(Path(settings.directory) / TUNE_BEST_RUN)))
     return prepare_training(cfg, force=True)
 
 

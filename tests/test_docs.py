@@ -143,7 +143,12 @@ def test_init_template_is_the_schema(tmp_path: Path) -> None:
         block = text.split(f"[{section}]", 1)[1].split("\n[", 1)[0]
         assert f"\n{name} = " in block, key
         assert spec.help[1:40] in block, key
-    assert len(all_keys()) == sum(1 for line in text.splitlines() if " = " in line and not line.startswith("#"))
+    settings_part, search_part = text.split("\n[tune]\n")
+    assert len(all_keys()) == sum(
+        1 for line in settings_part.splitlines() if " = " in line and not line.startswith("#")
+    )
+    # The default search space is live, not commented out: `dlcli tune` works on a fresh init.
+    assert 'train.lr = "loguniform(' in search_part
 
 
 def test_help_names_the_registered_choices() -> None:

@@ -120,9 +120,10 @@ TUNE_SECTION = """\
 # The search space of 'dlcli tune' (dlcli train ignores it): any key above, as
 # "uniform(a, b)", "loguniform(a, b)", "int(a, b)", "logint(a, b)" or a list of choices.
 # The first trial is the configuration above; 'dlcli tune --trials 40' searches the rest.
+# A hidden width of "" is a linear (or logistic) model: the search may find it is enough.
 [tune]
 train.lr = "loguniform(1e-4, 3e-2)"
-model.hidden = ["64,32", "128,64", "256,128,64"]
+model.hidden = ["", "32", "64,32", "128,64", "256,128,64"]
 model.dropout = "uniform(0, 0.5)"
 train.weight_decay = "loguniform(1e-4, 1)"
 train.batch_size = [32, 64, 128]

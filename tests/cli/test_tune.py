@@ -296,3 +296,32 @@ def test_a_killed_search_is_swept_and_resumed(tmp_path: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr
     states = journal_states(out)
     assert "RUNNING" not in states and states.count("COMPLETE") == 3
+
+
+def test_a_tune_directory_plots_and_its_best_run_is_listed(cli, tmp_path: Path) -> None:
+    out = tmp_path / "runs" / "t"
+    assert cli("tune", project_config(tmp_path), "--trials", "8", "--workers", "1", "--out", out).exit_code == 0
+    terminal = cli("plot", out)
+    assert terminal.exit_code == 0, terminal
+    assert "val_loss per trial" in terminal.stdout and "trials" in terminal.stdout
+    assert "importance (PED-ANOVA):" in terminal.stdout and "train.lr" in terminal.stdout
+    png = tmp_path / "search.png"
+    drawn = json.loads(cli("plot", out, "--output", png, "--json").stdout)
+    assert drawn["trials"] == 8 and drawn["format"] == "png" and drawn["metric"] == "val_loss"
+    assert set(drawn["importances"]) == {"train.lr", "model.hidden", "model.dropout", "train.batch_size"}
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    # dlcli runs lists the best run (a run directory) and not the tune directory itself.
+    listed = json.loads(cli("runs", tmp_path / "runs", "--json").stdout)["runs"]
+    assert [Path(r["path"]).relative_to(tmp_path / "runs").as_posix() for r in listed] == ["t/best"]
+
+
+def test_tune_help_has_an_example_and_does_not_load_optuna() -> None:
+    # Optuna (and its SQLAlchemy) load when a search runs; NumPy may, as for train --help,
+    # whose choices come from the registries.
+    code = (
+        "import sys\nfrom dlcli.cli.app import main\ncode = main(['tune', '--help'])\n"
+        "print(code, sorted(m for m in ('optuna', 'sqlalchemy', 'h5py', 'boto3') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.splitlines()[-1] == "0 []"
+    assert "dlcli tune samples/iris/dlcli.toml" in " ".join(done.stdout.split())

@@ -72,6 +72,9 @@ def merged(group: Group | None, stream: Any) -> Any:
 
 
 def monitorable(task: str, train_metrics: bool, has_validation: bool) -> list[str]:
-    """The values an epoch record carries: ``loss``, the task's metrics, and ``val_`` of each."""
-    names = ["loss", *(TASKS[task].metrics if train_metrics else ())]
-    return names + [f"val_{n}" for n in names] if has_validation else names
+    """The values an epoch record carries: ``loss``, the task's metrics (unless
+    ``train_metrics`` is off), and with validation rows ``val_loss`` and ``val_`` of each metric
+    (scored whether or not the training rows are)."""
+    metrics = TASKS[task].metrics
+    names = ["loss", *(metrics if train_metrics else ())]
+    return names + ([f"val_{n}" for n in ("loss", *metrics)] if has_validation else [])

@@ -330,7 +330,7 @@ class Trainer(TrainerState, distributed.ParallelSteps):
     # --- failures and rollback ------------------------------------------------------------
     def _take_snapshot(self) -> None:
         """Remember the current point (epoch start or resume point) as the last good one."""
-        self._snapshot = (self.model.copy_weights(), self.state_dict())
+        self._snapshot = (self.model.copy_weights(), self.state_dict(packed=False))
 
     def _rollback(self) -> None:
         """Weights and trainer state back to the snapshot: a consistent, resumable point."""

@@ -49,11 +49,14 @@ class TrainerState:
         """Ranks training together (1 for one process): a checkpoint resumes with the same number."""
         return 1 if self.group is None else int(self.group.size)
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, packed: bool = True) -> dict[str, Any]:
         """Everything resume needs except the model weights (saved by model_io).
 
         Consistent between yielded records, after a ``KeyboardInterrupt`` from :meth:`fit`
         and after a ``NonFiniteLossError`` (then it describes the last good point).
+        ``packed=False`` keeps the history as its rows (a shallow copy, which
+        :meth:`load_state_dict` reads alike): the in-memory snapshot taken every epoch, where
+        packing all the epochs so far made a run's bookkeeping grow with the square of its epochs.
         """
         stopping = self.early_stopping
         return {
@@ -75,7 +78,7 @@ class TrainerState:
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "early_stopping": None if stopping is None else stopping.state_dict(),
-            "history": history.pack(self.history),
+            "history": history.pack(self.history) if packed else list(self.history),
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:

@@ -214,3 +214,26 @@ def test_reduce_on_plateau_gets_the_monitored_value(data) -> None:
     # The schedule minimises: it is fed the negated accuracy, so its best is -max(accuracy).
     best = max(r.val_metrics["accuracy"] for r in records[:-1])
     assert schedule.best == pytest.approx(-best)
+
+
+def test_the_epoch_snapshot_keeps_the_history_as_rows(data, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Packing the whole history into columns at every epoch's snapshot made a run's bookkeeping
+    # grow with the square of its epochs (a 300-epoch tuning trial spent 70 % of its time there).
+    X, y, Xv, yv = data
+    packed: list[int] = []
+    real = history.pack
+    monkeypatch.setattr(history, "pack", lambda rows: packed.append(len(rows)) or real(rows))
+    trainer = make_trainer(classifier(0), 0, epochs=5)
+    assert len(list(trainer.fit(*sources(X, y, Xv, yv)))) == 5
+    assert packed == []  # no checkpoint asked for one
+    assert len(history.unpack(trainer.state_dict()["history"])) == 5 and packed == [5]
+
+
+def test_without_training_metrics_the_validation_metrics_stay_monitorable(data) -> None:  # type: ignore[no-untyped-def]
+    X, y, Xv, yv = data
+    stopping = EarlyStopping(monitor="val_accuracy", mode="max", patience=100, restore_best_weights=True)
+    trainer = make_trainer(classifier(0), 0, epochs=3, train_metrics=False)
+    trainer.early_stopping = stopping
+    records = list(trainer.fit(*sources(X, y, Xv, yv)))
+    values = records[-1].values()
+    assert "val_accuracy" in values and "accuracy" not in values and "val_loss" in values

@@ -106,9 +106,11 @@ def build_trainer(
     epochs: int | None = None,
     group: Any = None,
     train_rows: int = 0,
+    train_metrics: bool = True,
 ) -> Any:
     """The trainer; ``epochs`` overrides the config (the refit runs a fixed number, no stopping);
-    ``train_rows`` sets an automatic patience."""
+    ``train_rows`` sets an automatic patience; ``train_metrics=False`` skips the pass over the
+    training rows that scores them each epoch (a tuning trial only needs its own metric)."""
     from dlcli.nn.kernels import resolve
     from dlcli.train import EarlyStopping, Trainer
 
@@ -138,6 +140,7 @@ def build_trainer(
         group=group,
         mask_seed=t.seed,
         kernels=resolve(t.kernels, sum(p.size for p in model.parameters())),
+        train_metrics=train_metrics,
     )
 
 

@@ -102,7 +102,13 @@ def run_trial(cfg: Config, data: TrialData, metric: str, report: Report) -> Tria
 
         return track
 
-    streams = [run_callbacks(_fit(cfg, training, fold, seeds), [OnEpoch(tracker(i))]) for i, fold in enumerate(folds)]
+    # The training rows' metrics are a pass over them each epoch; a trial scored on validation
+    # rows (or on the training loss, which comes free) does without.
+    train_metrics = not (metric.startswith("val_") or metric == "loss")
+    streams = [
+        run_callbacks(_fit(cfg, training, fold, seeds, train_metrics), [OnEpoch(tracker(i))])
+        for i, fold in enumerate(folds)
+    ]
     epochs = 0
     for records in itertools.zip_longest(*streams):
         epochs = max(r.epoch for r in records if r is not None)
@@ -114,7 +120,9 @@ def run_trial(cfg: Config, data: TrialData, metric: str, report: Report) -> Tria
     return TrialOutcome(float(np.mean(best)), epochs, round(float(np.mean(best_epoch))))  # type: ignore[arg-type]
 
 
-def _fit(cfg: Config, training: TrainingData, fold: Fold, seeds: list[np.random.SeedSequence]) -> Iterator[EpochRecord]:
+def _fit(
+    cfg: Config, training: TrainingData, fold: Fold, seeds: list[np.random.SeedSequence], train_metrics: bool
+) -> Iterator[EpochRecord]:
     moments = input_moments(fold.train)
     model = build_model(cfg, training.schema, moments, np.random.default_rng(seeds[1]))
     trainer = build_trainer(
@@ -126,5 +134,6 @@ def _fit(cfg: Config, training: TrainingData, fold: Fold, seeds: list[np.random.
         training.schema,
         has_validation=True,
         train_rows=fold.train.n_rows,
+        train_metrics=train_metrics,
     )
     yield from trainer.fit(fold.train, fold.val)

@@ -26,6 +26,7 @@ import csv
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,11 @@ SAMPLE_TARGETS = {"iris": "species", "housing": "price_k", "churn": "churned"}
 SKLEARN = ("wine", "breast_cancer", "digits", "diabetes")
 DATASETS = (*SAMPLE_TARGETS, *SKLEARN)
 REGRESSION = {"housing", "diabetes"}
+
+
+def tunes(cv: int) -> dict[str, list[object]]:
+    """The dlcli tune contenders: its default (one validation split) and, with ``cv``, k-fold."""
+    return {"dlcli tune": [], **({f"dlcli tune --cv {cv}": ["--cv", cv]} if cv else {})}
 
 
 def tune_section() -> str:
@@ -157,7 +163,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--cv", type=int, default=0, help="dlcli tune --cv K (0: its default)")
+    parser.add_argument("--cv", type=int, default=5, help="also dlcli tune --cv K (0: not)")
     args = parser.parse_args()
     from sklearn.model_selection import train_test_split
 
@@ -193,26 +199,15 @@ def main() -> None:
                 test_score(here / "defaults" / "model.h5", here / "test.csv", regression, here),
                 wall,
             )
-            tuned = here / "tuned"
-            if tuned.exists():
-                import shutil
-
-                shutil.rmtree(tuned)
-            _, wall = dlcli(
-                "tune",
-                "dlcli.toml",
-                "--trials",
-                args.trials,
-                "--workers",
-                2,
-                "--out",
-                "tuned",
-                "--quiet",
-                "--json",
-                *(["--cv", args.cv] if args.cv else []),
-                cwd=here,
-            )
-            add(name, "dlcli tune", test_score(tuned / "model.h5", here / "test.csv", regression, here), wall)
+            for label, extra in tunes(args.cv).items():
+                tuned = here / label.replace(" ", "").replace("-", "")
+                if tuned.exists():
+                    shutil.rmtree(tuned)
+                _, wall = dlcli(
+                    "tune", "dlcli.toml", "--trials", args.trials, "--workers", 2, "--out", tuned.name, "--quiet",
+                    "--json", *extra, cwd=here,
+                )  # fmt: skip
+                add(name, label, test_score(tuned / "model.h5", here / "test.csv", regression, here), wall)
             score, wall = sklearn_search(X_tr, y_tr, X_te, y_te, regression, split, args.trials)
             add(name, "sklearn halving", score, wall)
             if regression:
@@ -225,61 +220,62 @@ def report(scores: dict, seconds: dict, args: argparse.Namespace, splits: int) -
     import optuna
     import sklearn
 
-    cv = f" --cv {args.cv}" if args.cv else ""
+    labels = list(tunes(args.cv))
     lines = [
         "## Tuning (`bench/tune.py`)",
         f"Test-set score (accuracy; R² for {' and '.join(sorted(REGRESSION))}) over {splits} random 75/25 "
-        "splits, median (min–max); wall seconds of the whole command or fit, median (min–max). "
-        f"`dlcli tune --trials {args.trials} --workers 2{cv}` over the [tune] section `dlcli init` writes, then "
-        "its model.h5; scikit-learn's `HalvingRandomSearchCV` (5-fold, factor 3, epochs as the resource from 10 "
-        f"to 300, {args.trials} candidates, `n_jobs=2`) over MLPClassifier/MLPRegressor with the comparable space. "
-        "The contenders of a split run one after another (interleaved).",
-        f"Command: `python bench/tune.py --splits {args.splits} --trials {args.trials}{cv}`, "
+        "splits, median (min–max); wall seconds of the whole command or fit, median (min–max); Δ: the median "
+        f"of the per-split differences (the same rows). `dlcli tune --trials {args.trials} --workers 2` "
+        + (f"(and with `--cv {args.cv}`) " if args.cv else "")
+        + "over the [tune] section `dlcli init` writes, then its model.h5; scikit-learn's `HalvingRandomSearchCV` "
+        f"(5-fold, factor 3, epochs as the resource from 10 to 300, {args.trials} candidates, `n_jobs=2`) over "
+        "MLPClassifier/MLPRegressor with the comparable space. The contenders of a split run one after another "
+        "(interleaved).",
+        f"Command: `python bench/tune.py --splits {args.splits} --trials {args.trials} --cv {args.cv}`, "
         f"{time.strftime('%Y-%m-%d')}; Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} "
         f"CPUs; numpy {numpy.__version__}, optuna {optuna.__version__}, scikit-learn {sklearn.__version__}.",
         "",
-        "| dataset | dlcli defaults | dlcli tune | sklearn halving search | tune − defaults | tune − sklearn | "
-        "tune s | sklearn s | ridge |",
-        "|---|---|---|---|---:|---:|---:|---:|---|",
     ]
 
     def cell(values: list[float], digits: int = 3) -> str:
         mid, lo, hi = summary(values)
         return f"{mid:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
 
-    missed_defaults, beaten, missed_ridge = [], [], []
+    def gap(a: list[float], b: list[float]) -> float:
+        return float(np.median(np.subtract(a, b)))
+
+    head = ["dataset", "dlcli defaults", *labels, "sklearn halving search", "ridge"]
+    head += [f"{label.removeprefix('dlcli ')} − defaults" for label in labels]
+    head += [f"{label.removeprefix('dlcli ')} − sklearn" for label in labels]
+    head += [f"{label.removeprefix('dlcli ')} s" for label in labels] + ["sklearn s"]
+    lines += ["| " + " | ".join(head) + " |", "|---|" + "---|" * (len(head) - 1)]
     for name, found in scores.items():
-        tune, defaults, search = found["dlcli tune"], found["dlcli defaults"], found["sklearn halving"]
-        gap_defaults = float(np.median(np.subtract(tune, defaults)))  # per split: the same rows
-        gap_sklearn = float(np.median(np.subtract(tune, search)))
-        t_tune, t_search = seconds[name]["dlcli tune"], seconds[name]["sklearn halving"]
-        if gap_defaults < 0:
-            missed_defaults.append(name)
-        if name in SKLEARN and gap_sklearn >= 0 and np.median(t_tune) <= np.median(t_search):
-            beaten.append(name)
-        if "ridge" in found and np.median(tune) < np.median(found["ridge"]):
-            missed_ridge.append(name)
-        ridge = cell(found["ridge"]) if "ridge" in found else ""
-        lines.append(
-            f"| {name} | {cell(defaults)} | {cell(tune)} | {cell(search)} | {gap_defaults:+.3f} | {gap_sklearn:+.3f} | "
-            f"{cell(t_tune, 1)} | {cell(t_search, 1)} | {ridge} |"
-        )
+        cells = [name, cell(found["dlcli defaults"]), *(cell(found[label]) for label in labels)]
+        cells += [cell(found["sklearn halving"]), cell(found["ridge"]) if "ridge" in found else ""]
+        cells += [f"{gap(found[label], found['dlcli defaults']):+.3f}" for label in labels]
+        cells += [f"{gap(found[label], found['sklearn halving']):+.3f}" for label in labels]
+        cells += [cell(seconds[name][label], 1) for label in labels] + [cell(seconds[name]["sklearn halving"], 1)]
+        lines.append("| " + " | ".join(cells) + " |")
     compared = [n for n in scores if n in SKLEARN]
     verdict = lambda ok: "met" if ok else "missed"  # noqa: E731
-    lines += [
-        "",
-        "Targets (issue 11), on the median of the per-split differences:",
-        f"- tuned ≥ defaults on every dataset: {verdict(not missed_defaults)}"
-        + (f" (below on {', '.join(missed_defaults)})" if missed_defaults else ""),
-        f"- ≥ scikit-learn's search at no more wall time on 3 of the 4 scikit-learn datasets: "
-        f"{verdict(len(beaten) >= min(3, len(compared)))} ({len(beaten)} of {len(compared)}: "
-        f"{', '.join(beaten) or 'none'})",
-    ]
-    if "diabetes" in scores:
-        tuned, ridge = np.median(scores["diabetes"]["dlcli tune"]), np.median(scores["diabetes"]["ridge"])
-        lines.append(
-            f"- diabetes R² ≥ ridge regression's: {verdict(tuned >= ridge)} (tuned {tuned:.3f}, ridge {ridge:.3f})"
-        )
+    lines += ["", "Targets (issue 11):"]
+    for label in labels:
+        below = [n for n, f in scores.items() if gap(f[label], f["dlcli defaults"]) < 0]
+        beaten = [
+            n
+            for n in compared
+            if gap(scores[n][label], scores[n]["sklearn halving"]) >= 0
+            and np.median(seconds[n][label]) <= np.median(seconds[n]["sklearn halving"])
+        ]
+        line = f"- `{label}`: ≥ defaults on every dataset: {verdict(not below)}"
+        line += f" (below on {', '.join(below)})" if below else ""
+        line += "; ≥ scikit-learn's search at no more wall time on 3 of the 4 scikit-learn datasets: "
+        line += f"{verdict(len(beaten) >= min(3, len(compared)))} ({len(beaten)} of {len(compared)}"
+        line += f": {', '.join(beaten)})" if beaten else ")"
+        if "diabetes" in scores:
+            tuned, ridge = np.median(scores["diabetes"][label]), np.median(scores["diabetes"]["ridge"])
+            line += f"; diabetes R² ≥ ridge's: {verdict(tuned >= ridge)} ({tuned:.3f} against {ridge:.3f})"
+        lines.append(line + ".")
     body = "\n".join(lines)
     print(body)
     write_section("tune", body)

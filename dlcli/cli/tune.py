@@ -15,6 +15,7 @@ from dlcli.cli.common import JsonOpt, QuietOpt, SetOpt, overrides
 from dlcli.cli.progress import EpochProgress
 from dlcli.errors import Interrupted, UsageError
 
+DEFAULT_TRIALS = 40
 SHOWN_ROWS = 15  # trials in the live table: the latest ones (the best is in its title)
 
 
@@ -34,8 +35,15 @@ def tune(
         str | None, typer.Option(metavar="COLUMN", help="Target column (data.target).", show_default=False)
     ] = None,
     trials: Annotated[
-        int, typer.Option(metavar="N", min=1, help="Finished trials the study should have (complete or pruned).")
-    ] = 40,
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help=f"Finished trials the study should have (complete or pruned); default {DEFAULT_TRIALS}, "
+            "with --resume the study's own (a lower number ends it sooner).",
+            show_default=False,
+        ),
+    ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(metavar="SECONDS", min=0.0, help="Start no trial after this many seconds.", show_default=False),
@@ -105,7 +113,7 @@ def tune(
         Path | None,
         typer.Option(
             metavar="DIR",
-            help="Continue the study of this tune directory (after Ctrl-C, a kill, or to add --trials).",
+            help="Continue the study of this tune directory (after Ctrl-C or a kill, or with another --trials).",
             show_default=False,
         ),
     ] = None,
@@ -146,7 +154,7 @@ def tune(
                 hint="Resume with only the directory (and --trials, --timeout or --workers).",
             )
         settings = tuning.TuneSettings.load(resume)
-        settings.trials = max(settings.trials, trials) if trials != 40 else settings.trials
+        settings.trials = trials or settings.trials
         settings.timeout, settings.workers = timeout, workers or settings.workers
     else:
         flags = overrides(data__path=data, data__target=target, train__epochs=epochs)
@@ -155,7 +163,7 @@ def tune(
             config,
             flags,
             out=out,
-            trials=trials,
+            trials=trials or DEFAULT_TRIALS,
             metric=metric,
             direction=direction,
             seed=seed,
@@ -164,7 +172,7 @@ def tune(
             pruner=pruner,
             storage=storage,
             timeout=timeout,
-            workers=min(workers or _cores(), trials),
+            workers=min(workers or _cores(), trials or DEFAULT_TRIALS),
         )
     settings.save()
     search = tuning.Search(settings)

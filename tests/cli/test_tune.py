@@ -223,6 +223,13 @@ def test_resume_needs_a_tune_directory_and_only_it(cli, tmp_path: Path) -> None:
     more = cli("tune", "--resume", tmp_path / "t", "--trials", "4", "--no-train", "--json")
     assert more.exit_code == 0, more
     assert len(json.loads(more.stdout)["trials"]) == 4
+    # A lower --trials ends the study sooner (here: at once), and is what a later resume keeps.
+    fewer = cli("tune", "--resume", tmp_path / "t", "--trials", "3", "--no-train", "--json")
+    assert fewer.exit_code == 0, fewer
+    assert len(json.loads(fewer.stdout)["trials"]) == 4
+    assert json.loads((tmp_path / "t" / "tune.json").read_text())["trials"] == 3
+    again = cli("tune", "--resume", tmp_path / "t", "--no-train", "--json")
+    assert again.exit_code == 0 and len(json.loads(again.stdout)["trials"]) == 4
 
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
@@ -325,3 +332,14 @@ def test_tune_help_has_an_example_and_does_not_load_optuna() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.splitlines()[-1] == "0 []"
     assert "dlcli tune samples/iris/dlcli.toml" in " ".join(done.stdout.split())
+
+
+def test_without_optuna_it_is_one_error_naming_the_extra(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if the tune extra were not installed
+    result = cli("tune", project_config(tmp_path), "--trials", "2", "--out", tmp_path / "t")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "Error: dlcli tune needs Optuna, which is not installed.",
+        "Hint: Install the tune extra: pip install 'dlcli[tune]' (or pip install optuna).",
+    ]
+    assert not (tmp_path / "t").exists()

@@ -148,7 +148,9 @@ def new_settings(
     study = create_study(settings)  # a bad --storage fails here, before anything runs
     first = baseline(cfg, space)
     if first and not study.get_trials(deepcopy=False):  # a new study, not one joined on --storage
-        study.enqueue_trial(first)
+        # Two commands creating one study at the same instant may both queue it: one trial
+        # spent twice (the same seed, the same result), never a wrong one.
+        study.enqueue_trial(first, skip_if_exists=True)
     settings.save()
     return settings
 

@@ -343,3 +343,36 @@ def test_without_optuna_it_is_one_error_naming_the_extra(cli, tmp_path: Path, mo
         "Hint: Install the tune extra: pip install 'dlcli[tune]' (or pip install optuna).",
     ]
     assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.slow
+def test_separate_commands_join_one_study_through_storage(tmp_path: Path) -> None:
+    # Two `dlcli tune` commands (as on two machines sharing a file system) on one journal.
+    config, storage = project_config(tmp_path), tmp_path / "shared" / "iris.journal"
+    storage.parent.mkdir()
+    args = [str(config), "--storage", str(storage), "--trials", "30", "--workers", "1", "--no-train", "--quiet"]
+    args += ["--epochs", "150", "--pruner", "none", "--set", "train.patience=0"]  # seconds: time for b to join
+    procs = [_start([*args, "--out", str(tmp_path / "a")], tmp_path)]
+    deadline = time.monotonic() + 60  # b joins once a has set the study up, as a second machine would
+    while not (tmp_path / "a" / "tune.json").exists() and time.monotonic() < deadline and procs[0].poll() is None:
+        time.sleep(0.05)
+    procs.append(_start([*args, "--out", str(tmp_path / "b")], tmp_path))
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    trials = optuna.load_study(study_name="iris", storage=JournalStorage(JournalFileBackend(str(storage)))).trials
+    assert 30 <= sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) <= 31
+    assert len({t.user_attrs["worker"]["pid"] for t in trials}) == 2
+    assert [t.number for t in trials if t.params["train.lr"] == 1e-3] == [0]  # the baseline, once
+
+
+def test_a_database_url_holds_the_study(cli, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    result = cli("tune", project_config(tmp_path), "--storage", url, "--trials", "4", "--workers", "2", "--out",
+                 tmp_path / "t", "--no-train", "--json")  # fmt: skip
+    assert result.exit_code == 0, result
+    assert len(json.loads(result.stdout)["trials"]) >= 4
+    assert (tmp_path / "study.db").stat().st_size > 0 and not (tmp_path / "t" / "study.journal").exists()

@@ -271,6 +271,8 @@ def _report(settings: Any, found: list[Any], best: Any, best_toml: Path, model: 
 
 
 def _shown(value: Any) -> str:
+    if value == "":  # model.hidden's linear model: a blank cell would read as a missing value
+        return '""'
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
@@ -337,6 +339,10 @@ class TrialView:
             value = "" if trial.value is None else f"{trial.value:.6g}"
             state = trial.state + (" ★" if best is not None and trial.number == best.number else "")
             table.add_row(
-                str(trial.number), *(_shown(trial.params.get(k, "")) for k in keys), value, str(trial.epochs), state
+                str(trial.number),
+                *(_shown(trial.params[k]) if k in trial.params else "" for k in keys),
+                value,
+                str(trial.epochs),
+                state,
             )
         return table
